@@ -1,0 +1,188 @@
+"""Datagram framing (protocol.md §2).
+
+Layout: ``06 01 | len u16 | key u8 | serial[8] | password[6] | cmd u16 |
+payload | checksum u16 | 0F 02``; all integers big-endian.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+import logging
+import struct
+
+HEADER: bytes = b"\x06\x01"
+TAIL: bytes = b"\x0f\x02"
+OVERHEAD = 25
+"""Bytes of a datagram that are not payload."""
+MAX_DATAGRAM = 0xFFFF
+
+PAYLOAD_OFFSET = 21
+SERIAL_LENGTH = 8
+PASSWORD_LENGTH = 6
+PASSWORD_OFFSET = 13
+
+CHARGER_PASSWORD_FIELD: bytes = b"\xff" * PASSWORD_LENGTH
+"""What chargers put in the password field of every datagram they send."""
+NO_PASSWORD: bytes = b"\x00" * PASSWORD_LENGTH
+PROBE_SERIAL = "0" * (2 * SERIAL_LENGTH)
+
+_LOGGER = logging.getLogger(__name__)
+
+_PREFIX = struct.Struct(">2sHB8s6sH")
+
+
+class FrameError(ValueError):
+    """A byte sequence is not a valid datagram."""
+
+
+def checksum(data: bytes) -> int:
+    """Checksum to send for the bytes before the checksum field (sum mod 2**16)."""
+    return sum(data) & 0xFFFF
+
+
+def _checksum_matches(data: bytes, stored: int) -> bool:
+    # Chargers and the app reduce mod 65536, most libraries mod 65535; accept both.
+    total = sum(data)
+    return stored in (total & 0xFFFF, total % 0xFFFF)
+
+
+def normalize_serial(serial: str) -> str:
+    """Return a serial as 16 lowercase hex characters, or raise ValueError."""
+    cleaned = serial.strip().lower()
+    if len(cleaned) != 2 * SERIAL_LENGTH:
+        raise ValueError("serial must be 16 hexadecimal characters")
+    bytes.fromhex(cleaned)  # raises ValueError on non-hex characters
+    return cleaned
+
+
+def password_field(password: str | None) -> bytes:
+    """Encode a charger password for the header (6 ASCII bytes)."""
+    if not password:
+        return NO_PASSWORD
+    raw = password.encode("ascii")
+    if len(raw) != PASSWORD_LENGTH:
+        raise ValueError("password must be 6 ASCII characters")
+    return raw
+
+
+@dataclass(frozen=True, slots=True)
+class Datagram:
+    """One framed protocol message."""
+
+    serial: str
+    """16 lowercase hex characters."""
+    command: int
+    payload: bytes = b""
+    password: bytes = CHARGER_PASSWORD_FIELD
+    key_type: int = 0
+
+    @property
+    def from_charger(self) -> bool:
+        """Whether this looks like a frame a charger sent (not a client echo)."""
+        return self.command < 0x8000 and self.password == CHARGER_PASSWORD_FIELD
+
+    def encode(self) -> bytes:
+        """Return the datagram's bytes."""
+        length = OVERHEAD + len(self.payload)
+        if length > MAX_DATAGRAM:
+            raise FrameError("payload too long")
+        body = (
+            _PREFIX.pack(
+                HEADER,
+                length,
+                self.key_type,
+                bytes.fromhex(self.serial),
+                self.password,
+                self.command,
+            )
+            + self.payload
+        )
+        return body + checksum(body).to_bytes(2, "big") + TAIL
+
+
+def decode_datagram(data: bytes) -> Datagram:
+    """Decode exactly one datagram occupying all of ``data``."""
+    datagrams, rest, errors = _split(data, stop_on_error=True)
+    if errors:
+        raise FrameError(errors[0])
+    if rest or len(datagrams) != 1:
+        raise FrameError("trailing bytes after datagram")
+    return datagrams[0]
+
+
+def split_packet(data: bytes) -> Iterator[Datagram]:
+    """Yield every valid datagram in a UDP packet; log and skip the rest."""
+    datagrams, rest, errors = _split(data, stop_on_error=False)
+    for error in errors:
+        _LOGGER.debug("Dropping malformed bytes: %s", error)
+    if rest:
+        _LOGGER.debug("Dropping %d trailing bytes", len(rest))
+    yield from datagrams
+
+
+def _split(
+    data: bytes, *, stop_on_error: bool
+) -> tuple[list[Datagram], bytes, list[str]]:
+    datagrams: list[Datagram] = []
+    errors: list[str] = []
+    view = memoryview(data)
+    offset = 0
+    while len(data) - offset >= OVERHEAD:
+        if view[offset : offset + 2] != HEADER:
+            errors.append(f"bad header at offset {offset}")
+            break
+        length = int.from_bytes(view[offset + 2 : offset + 4], "big")
+        if length < OVERHEAD or offset + length > len(data):
+            errors.append(f"bad length {length} at offset {offset}")
+            break
+        end = offset + length
+        if view[end - 2 : end] != TAIL:
+            errors.append(f"bad tail at offset {offset}")
+        else:
+            stored = int.from_bytes(view[end - 4 : end - 2], "big")
+            if not _checksum_matches(view[offset : end - 4], stored):
+                errors.append(f"bad checksum at offset {offset}")
+            else:
+                _, _, key_type, serial, password, command = _PREFIX.unpack_from(
+                    data, offset
+                )
+                datagrams.append(
+                    Datagram(
+                        serial=serial.hex(),
+                        command=command,
+                        payload=bytes(view[offset + PAYLOAD_OFFSET : end - 4]),
+                        password=password,
+                        key_type=key_type,
+                    )
+                )
+        if errors and stop_on_error:
+            break
+        offset = end
+    if 0 < len(data) - offset < OVERHEAD and not errors:
+        errors.append(f"{len(data) - offset} bytes too short for a datagram")
+    return datagrams, bytes(view[offset:]), errors
+
+
+SECRET_PAYLOAD_COMMANDS = frozenset({0x010A, 0x810A, 0x0109, 0x8109, 0x8102, 0x0102})
+"""Commands whose payload may carry a Wi-Fi passphrase or password."""
+
+
+def redact_for_log(packet: bytes) -> str:
+    """Hex dump of a packet with client passwords and secret payloads as ``**``."""
+    tokens = [f"{byte:02x}" for byte in packet]
+    offset = 0
+    while len(packet) - offset >= OVERHEAD and packet[offset : offset + 2] == HEADER:
+        length = int.from_bytes(packet[offset + 2 : offset + 4], "big")
+        if length < OVERHEAD or offset + length > len(packet):
+            break
+        start = offset + PASSWORD_OFFSET
+        if packet[start : start + PASSWORD_LENGTH] != CHARGER_PASSWORD_FIELD:
+            tokens[start : start + PASSWORD_LENGTH] = ["**"] * PASSWORD_LENGTH
+        command = int.from_bytes(packet[offset + 19 : offset + 21], "big")
+        if command in SECRET_PAYLOAD_COMMANDS:
+            payload_end = offset + length - 4
+            payload_start = offset + PAYLOAD_OFFSET
+            tokens[payload_start:payload_end] = ["**"] * (payload_end - payload_start)
+        offset += length
+    return " ".join(tokens)
