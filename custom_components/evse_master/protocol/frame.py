@@ -41,7 +41,7 @@ def checksum(data: bytes) -> int:
     return sum(data) & 0xFFFF
 
 
-def _checksum_matches(data: bytes, stored: int) -> bool:
+def _checksum_matches(data: bytes | memoryview, stored: int) -> bool:
     # Chargers and the app reduce mod 65536, most libraries mod 65535; accept both.
     total = sum(data)
     return stored in (total & 0xFFFF, total % 0xFFFF)

@@ -226,17 +226,17 @@ class DeviceInfo:
 
     def build(self) -> bytes:
         """Encode; the long layout is used when flagged or when text needs it."""
-        if not self.long_layout and self.byte70 is None and len(self.hotline) <= 16:
-            if len(self.brand) <= 16 and len(self.model) <= 16:
-                return _INFO.pack(
-                    self.device_type,
-                    encode_text(self.brand, 16),
-                    encode_text(self.model, 16),
-                    encode_text(self.hardware_version, 16),
-                    self.max_power,
-                    self.max_current,
-                    encode_text(self.hotline, 16),
-                )
+        fits_short = max(len(self.hotline), len(self.brand), len(self.model)) <= 16
+        if not self.long_layout and self.byte70 is None and fits_short:
+            return _INFO.pack(
+                self.device_type,
+                encode_text(self.brand, 16),
+                encode_text(self.model, 16),
+                encode_text(self.hardware_version, 16),
+                self.max_power,
+                self.max_current,
+                encode_text(self.hotline, 16),
+            )
         brand = encode_text(self.brand, 32)
         model = encode_text(self.model, 32)
         hotline = encode_text(self.hotline, 64)
@@ -253,11 +253,7 @@ class DeviceInfo:
         if self.byte70 is None and brand[16:] == model[16:] == bytes(16):
             return head + hotline[16:]
         return (
-            head
-            + bytes((self.byte70 or 0,))
-            + hotline[16:]
-            + brand[16:]
-            + model[16:]
+            head + bytes((self.byte70 or 0,)) + hotline[16:] + brand[16:] + model[16:]
         )
 
 
@@ -277,9 +273,7 @@ class Version:
     def parse(cls, payload: bytes) -> Self:
         """Decode; accepts 32 bytes and more (BS20 sends 36)."""
         _need(payload, 32, "version")
-        flags = (
-            int.from_bytes(payload[32:36], "big") if len(payload) >= 36 else None
-        )
+        flags = int.from_bytes(payload[32:36], "big") if len(payload) >= 36 else None
         return cls(
             hardware_version=decode_text(payload[0:16]),
             software_version=decode_text(payload[16:32]),
@@ -355,9 +349,7 @@ class Status:
     @property
     def computed_power(self) -> float:
         """Sum of V·I over the phases with readings, in watts."""
-        return sum(
-            (p.voltage or 0.0) * (p.current or 0.0) for p in self.phases
-        )
+        return sum((p.voltage or 0.0) * (p.current or 0.0) for p in self.phases)
 
     @classmethod
     def parse(cls, payload: bytes) -> Self:
@@ -834,14 +826,15 @@ class ChargeRecord:
             round(self.stop_energy * 100),
             round(self.session_energy * 100),
         )
-        if self.charge_price is None or self.fee_type is None or self.charge_fee is None:
+        price, fee_type, fee = self.charge_price, self.fee_type, self.charge_fee
+        if price is None or fee_type is None or fee is None:
             return out
         return (
             out
             + _RECORD_FEES.pack(
-                round(self.charge_price * 100),
-                self.fee_type,
-                round(self.charge_fee * 100),
+                round(price * 100),
+                fee_type,
+                round(fee * 100),
             )
             + self.tail
         )
