@@ -259,11 +259,14 @@ class Charger:
         """Where commands go: the last genuine source address."""
         return self._listener.address_of(self.serial)
 
-    async def start(self) -> None:
-        """Start receiving; log in at once when an address is already known."""
+    async def start(self, *, login: bool = True) -> None:
+        """Start receiving; log in at once (in the background) if the address is known.
+
+        With ``login=False`` the caller logs in itself (e.g. to see the outcome).
+        """
         if self._unregister is None:
             self._unregister = self._listener.register(self.serial, self._on_datagram)
-        if self.address is not None:
+        if login and self.address is not None:
             self._schedule_login()
 
     async def close(self) -> None:
@@ -373,6 +376,11 @@ class Charger:
             )
         except (ChargerNotReachableError, CommandRejectedError) as err:
             _LOGGER.debug("Login to %s failed: %s", self.serial, err)
+
+    def login_if_allowed(self) -> None:
+        """Log in in the background unless the cooldown or a refusal forbids it."""
+        if self.address is not None and self._may_relogin():
+            self._schedule_login()
 
     def _may_relogin(self) -> bool:
         if self._state.auth_failed:
@@ -711,6 +719,11 @@ class Charger:
         reply = await self._request(Nickname(Action.SET, name), Command.NICKNAME)
         if Nickname.parse(reply.payload).name != name:
             raise CommandRejectedError("charger kept its previous name")
+
+    async def read_nickname(self) -> str:
+        """Ask the charger for its name."""
+        reply = await self._request(Nickname.get(), Command.NICKNAME)
+        return Nickname.parse(reply.payload).name
 
     async def set_lcd_brightness(self, level: int) -> None:
         """Set the display brightness, 0-100."""

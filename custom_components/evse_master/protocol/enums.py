@@ -285,4 +285,3 @@ class Action(TolerantIntEnum):
 
 
 THREE_PHASE_DEVICE_TYPES = frozenset({10, 11, 12, 13, 14, 15, 22, 23, 24, 25})
-

@@ -30,6 +30,7 @@ PROBE_SERIAL = "0" * (2 * SERIAL_LENGTH)
 _LOGGER = logging.getLogger(__name__)
 
 _PREFIX = struct.Struct(">2sHB8s6sH")
+_HEX_DIGITS = frozenset("0123456789abcdef")
 
 
 class FrameError(ValueError):
@@ -50,9 +51,9 @@ def _checksum_matches(data: bytes | memoryview, stored: int) -> bool:
 def normalize_serial(serial: str) -> str:
     """Return a serial as 16 lowercase hex characters, or raise ValueError."""
     cleaned = serial.strip().lower()
-    if len(cleaned) != 2 * SERIAL_LENGTH:
+    # Not bytes.fromhex alone: it skips whitespace, so "9181 1027 512195" would pass.
+    if len(cleaned) != 2 * SERIAL_LENGTH or not set(cleaned) <= _HEX_DIGITS:
         raise ValueError("serial must be 16 hexadecimal characters")
-    bytes.fromhex(cleaned)  # raises ValueError on non-hex characters
     return cleaned
 
 
@@ -172,17 +173,20 @@ def redact_for_log(packet: bytes) -> str:
     """Hex dump of a packet with client passwords and secret payloads as ``**``."""
     tokens = [f"{byte:02x}" for byte in packet]
     offset = 0
-    while len(packet) - offset >= OVERHEAD and packet[offset : offset + 2] == HEADER:
+    while packet[offset : offset + 2] == HEADER:
         length = int.from_bytes(packet[offset + 2 : offset + 4], "big")
-        if length < OVERHEAD or offset + length > len(packet):
-            break
+        # A truncated datagram or bad length still gets redacted, up to the end.
+        complete = OVERHEAD <= length <= len(packet) - offset
+        payload_end = offset + length - 4 if complete else len(packet)
         start = offset + PASSWORD_OFFSET
-        if packet[start : start + PASSWORD_LENGTH] != CHARGER_PASSWORD_FIELD:
-            tokens[start : start + PASSWORD_LENGTH] = ["**"] * PASSWORD_LENGTH
+        password = packet[start : start + PASSWORD_LENGTH]
+        if password.strip(b"\xff"):  # chargers send six FF bytes
+            tokens[start : start + len(password)] = ["**"] * len(password)
         command = int.from_bytes(packet[offset + 19 : offset + 21], "big")
-        if command in SECRET_PAYLOAD_COMMANDS:
-            payload_end = offset + length - 4
-            payload_start = offset + PAYLOAD_OFFSET
+        payload_start = offset + PAYLOAD_OFFSET
+        if command in SECRET_PAYLOAD_COMMANDS and payload_end > payload_start:
             tokens[payload_start:payload_end] = ["**"] * (payload_end - payload_start)
+        if not complete:
+            break
         offset += length
     return " ".join(tokens)

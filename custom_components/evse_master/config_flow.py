@@ -1,0 +1,376 @@
+"""Config flow: serial + password, discovery, reauth and reconfigure."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+import contextlib
+import ipaddress
+from typing import Any
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.core import callback
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+from homeassistant.util import dt as dt_util
+import voluptuous as vol
+
+from . import const
+from .const import (
+    CONF_BRAND,
+    CONF_MAX_CURRENT,
+    CONF_MODEL,
+    CONF_PHASES,
+    CONF_PORT,
+    CONF_SERIAL,
+    CONF_STATIC_HOST,
+    DOMAIN,
+    LOGGER,
+)
+from .hub import async_get_hub, entry_address
+from .protocol.charger import Charger
+from .protocol.errors import (
+    ChargerNotReachableError,
+    EvseMasterError,
+    InvalidPasswordError,
+    PortInUseError,
+)
+from .protocol.frame import normalize_serial, password_field
+from .protocol.listener import Address, DiscoveredCharger
+
+PASSWORD_SELECTOR = TextSelector(
+    TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
+)
+
+
+class CannotConnect(Exception):
+    """Nothing was heard from the charger in time."""
+
+
+class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Set up one charger per entry; the serial is the unique id."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with nothing discovered."""
+        self._discovered: dict[str, DiscoveredCharger] = {}
+        self._first_discovery: asyncio.Future[None] | None = None
+        self._stop_discovery: list[Any] = []
+        self._discovery_info: dict[str, Any] = {}
+
+    # --- user -------------------------------------------------------------------
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for serial and password, offering chargers heard on the LAN."""
+        errors: dict[str, str] = {}
+        if user_input is None:
+            try:
+                await self._async_discover()
+            except PortInUseError:
+                return self.async_abort(reason="port_in_use")
+        else:
+            try:
+                serial = normalize_serial(user_input[CONF_SERIAL])
+            except ValueError:
+                errors[CONF_SERIAL] = "invalid_serial"
+            else:
+                await self.async_set_unique_id(serial, raise_on_progress=False)
+                self._abort_if_unique_id_configured()
+                found = self._discovered.get(serial)
+                result = await self._async_login(
+                    serial,
+                    user_input[CONF_PASSWORD],
+                    found.address if found else None,
+                    errors,
+                )
+                if result is not None:
+                    return result
+        return self.async_show_form(
+            step_id="user",
+            data_schema=self.add_suggested_values_to_schema(
+                self._user_schema(), user_input or {}
+            ),
+            errors=errors,
+        )
+
+    def _user_schema(self) -> vol.Schema:
+        configured = self._async_current_ids(include_ignore=False)
+        options = [
+            SelectOptionDict(value=serial, label=_describe(found))
+            for serial, found in sorted(self._discovered.items())
+            if serial not in configured
+        ]
+        serial_selector: SelectSelector | TextSelector = (
+            SelectSelector(
+                SelectSelectorConfig(
+                    options=options,
+                    custom_value=True,
+                    mode=SelectSelectorMode.DROPDOWN,
+                )
+            )
+            if options
+            else TextSelector()
+        )
+        return vol.Schema(
+            {
+                vol.Required(CONF_SERIAL): serial_selector,
+                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
+            }
+        )
+
+    async def _async_discover(self) -> None:
+        """Listen while the form is open; wait briefly for the first answer."""
+        if self._first_discovery is None:
+            hub = async_get_hub(self.hass)
+            await hub.shared.acquire()
+            self._stop_discovery.append(hub.shared.release)
+            self._first_discovery = self.hass.loop.create_future()
+            self._stop_discovery.append(
+                hub.shared.listener.subscribe_discovery(self._on_discovered)
+            )
+            await hub.async_probe()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(const.DISCOVERY_WAIT):
+                await asyncio.shield(self._first_discovery)
+
+    @callback
+    def _on_discovered(self, found: DiscoveredCharger) -> None:
+        known = self._discovered.get(found.serial)
+        if known is None or found.info is not None:
+            self._discovered[found.serial] = found
+        if self._first_discovery is not None and not self._first_discovery.done():
+            self._first_discovery.set_result(None)
+
+    @callback
+    def async_remove(self) -> None:
+        """Stop listening for chargers when the flow ends."""
+        while self._stop_discovery:
+            self._stop_discovery.pop()()
+
+    # --- integration discovery ---------------------------------------------------
+
+    async def async_step_integration_discovery(
+        self, discovery_info: dict[str, Any]
+    ) -> ConfigFlowResult:
+        """Handle a charger heard by the running listener."""
+        serial = discovery_info[CONF_SERIAL]
+        await self.async_set_unique_id(serial)
+        self._abort_if_unique_id_configured(
+            updates={
+                CONF_HOST: discovery_info[CONF_HOST],
+                CONF_PORT: discovery_info[CONF_PORT],
+            }
+        )
+        self._discovery_info = discovery_info
+        self.context["title_placeholders"] = {"name": _discovery_name(discovery_info)}
+        return await self.async_step_discovery_confirm()
+
+    async def async_step_discovery_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask only for the password of a discovered charger."""
+        errors: dict[str, str] = {}
+        info = self._discovery_info
+        if user_input is not None:
+            result = await self._async_login(
+                info[CONF_SERIAL],
+                user_input[CONF_PASSWORD],
+                (info[CONF_HOST], info[CONF_PORT]),
+                errors,
+            )
+            if result is not None:
+                return result
+        return self.async_show_form(
+            step_id="discovery_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR}),
+            description_placeholders={
+                "name": _discovery_name(info),
+                "serial": info[CONF_SERIAL],
+                "host": info[CONF_HOST],
+            },
+            errors=errors,
+        )
+
+    # --- reauth / reconfigure ---------------------------------------------------
+
+    async def async_step_reauth(
+        self, entry_data: Mapping[str, Any]
+    ) -> ConfigFlowResult:
+        """The charger refused the stored password."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the new password."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, CONF_PASSWORD: user_input[CONF_PASSWORD]}
+            if await self._async_check(data, errors):
+                return self.async_update_reload_and_abort(
+                    entry, data_updates={CONF_PASSWORD: user_input[CONF_PASSWORD]}
+                )
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR}),
+            description_placeholders={"name": entry.title},
+            errors=errors,
+        )
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the password or pin the charger's IP address."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            static_host = (user_input.get(CONF_STATIC_HOST) or "").strip() or None
+            if static_host is not None and not _is_ipv4(static_host):
+                errors[CONF_STATIC_HOST] = "invalid_host"
+            else:
+                updates = {
+                    CONF_PASSWORD: user_input[CONF_PASSWORD],
+                    CONF_STATIC_HOST: static_host,
+                }
+                if await self._async_check({**entry.data, **updates}, errors):
+                    return self.async_update_reload_and_abort(
+                        entry, data_updates=updates
+                    )
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
+                vol.Optional(CONF_STATIC_HOST): TextSelector(),
+            }
+        )
+        suggested = user_input or {
+            CONF_STATIC_HOST: entry.data.get(CONF_STATIC_HOST) or ""
+        }
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, suggested),
+            description_placeholders={"name": entry.title},
+            errors=errors,
+        )
+
+    # --- shared ------------------------------------------------------------------
+
+    async def _async_check(
+        self, data: Mapping[str, Any], errors: dict[str, str]
+    ) -> bool:
+        """Log in with changed entry data; fill ``errors`` when that fails."""
+        state = await self._async_try(
+            data[CONF_SERIAL], data[CONF_PASSWORD], entry_address(data), errors
+        )
+        return state is not None
+
+    async def _async_login(
+        self,
+        serial: str,
+        password: str,
+        address: Address | None,
+        errors: dict[str, str],
+    ) -> ConfigFlowResult | None:
+        """Log in; create the entry on success, else fill ``errors``."""
+        result = await self._async_try(serial, password, address, errors)
+        if result is None:
+            return None
+        charger_state, nickname = result
+        info = charger_state.info
+        assert info is not None
+        title = f"{info.brand} {info.model}".strip() or serial
+        if nickname:
+            title = f"{title} ({nickname})"
+        host, port = charger_state.address or (None, None)
+        return self.async_create_entry(
+            title=title,
+            data={
+                CONF_SERIAL: serial,
+                CONF_PASSWORD: password,
+                CONF_HOST: host,
+                CONF_PORT: port,
+                CONF_BRAND: info.brand,
+                CONF_MODEL: info.model,
+                CONF_PHASES: info.phases,
+                CONF_MAX_CURRENT: charger_state.max_current,
+            },
+        )
+
+    async def _async_try(
+        self,
+        serial: str,
+        password: str,
+        address: Address | None,
+        errors: dict[str, str],
+    ) -> tuple[Any, str] | None:
+        """Really log in to the charger; returns its state and nickname."""
+        try:
+            password_field(password)
+        except (ValueError, UnicodeEncodeError):
+            errors[CONF_PASSWORD] = "invalid_password"
+            return None
+        hub = async_get_hub(self.hass)
+        try:
+            listener = await hub.shared.acquire()
+        except PortInUseError:
+            errors["base"] = "port_in_use"
+            return None
+        charger = Charger(
+            listener,
+            serial,
+            password,
+            address=address,
+            time_zone=dt_util.get_default_time_zone(),
+        )
+        try:
+            await charger.start(login=False)
+            if charger.address is None:
+                await hub.async_probe()
+                async with asyncio.timeout(const.CONNECT_WAIT):
+                    await charger.wait_until_heard()
+            await charger.login()
+            nickname = ""
+            with contextlib.suppress(EvseMasterError):
+                nickname = await charger.read_nickname()
+        except InvalidPasswordError:
+            errors[CONF_PASSWORD] = "invalid_auth"
+        except (TimeoutError, ChargerNotReachableError):
+            errors["base"] = "cannot_connect"
+        except Exception:
+            LOGGER.exception("Unexpected error while connecting to %s", serial)
+            errors["base"] = "unknown"
+        else:
+            return charger.state, nickname
+        finally:
+            await charger.close()
+            hub.shared.release()
+        return None
+
+
+def _describe(found: DiscoveredCharger) -> str:
+    name = f"{found.info.brand} {found.info.model}" if found.info else "EVSE"
+    return f"{name} · {found.serial} · {found.address[0]}"
+
+
+def _discovery_name(info: Mapping[str, Any]) -> str:
+    brand, model = info.get(CONF_BRAND), info.get(CONF_MODEL)
+    return f"{brand} {model}" if brand and model else str(info[CONF_SERIAL])
+
+
+def _is_ipv4(host: str) -> bool:
+    try:
+        ipaddress.IPv4Address(host)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,29 @@
+"""Constants of the EVSE Master integration."""
+
+from datetime import timedelta
+import logging
+from typing import Final
+
+DOMAIN: Final = "evse_master"
+LOGGER = logging.getLogger(__package__)
+
+CONF_SERIAL: Final = "serial"
+CONF_PORT: Final = "port"
+"""Last-known charger source port (entry data)."""
+CONF_STATIC_HOST: Final = "static_host"
+"""Charger IP pinned by the user for networks where broadcasts don't arrive."""
+CONF_BRAND: Final = "brand"
+CONF_MODEL: Final = "model"
+CONF_PHASES: Final = "phases"
+CONF_MAX_CURRENT: Final = "max_current"
+
+WATCHDOG_INTERVAL: Final = timedelta(seconds=60)
+"""How often the coordinator checks the session and re-reads settings."""
+
+SETTINGS_REFRESH_INTERVAL: Final = timedelta(minutes=5)
+"""How often settings are re-read, to notice changes made in the phone app."""
+
+DISCOVERY_WAIT: Final = 2.0
+"""Seconds the user step waits for the first charger to answer the probe."""
+CONNECT_WAIT: Final = 10.0
+"""Seconds the config flow waits to hear from a typed serial."""

@@ -1,0 +1,50 @@
+"""Charging switch of an EVSE Master charger."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import EvseMasterConfigEntry
+from .entity import EvseMasterEntity
+from .helpers import translated_errors
+
+PARALLEL_UPDATES = 1
+
+CHARGING_SWITCH = SwitchEntityDescription(key="charging", translation_key="charging")
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: EvseMasterConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Create the charging switch."""
+    async_add_entities(
+        [EvseMasterChargingSwitch(entry.runtime_data.coordinator, CHARGING_SWITCH)]
+    )
+
+
+class EvseMasterChargingSwitch(EvseMasterEntity, SwitchEntity):
+    """On starts a session at the charger's configured current; off stops it.
+
+    The state is the session the charger reports, never the one requested.
+    """
+
+    @property
+    def is_on(self) -> bool | None:
+        """Whether the charger reports a running session."""
+        return self.coordinator.data.session_active
+
+    async def async_turn_on(self, **kwargs: Any) -> None:
+        """Start charging with the configured maximum current."""
+        async with translated_errors(self):
+            await self.coordinator.charger.start_charging()
+
+    async def async_turn_off(self, **kwargs: Any) -> None:
+        """Stop charging."""
+        async with translated_errors(self):
+            await self.coordinator.charger.stop_charging()
