@@ -1,7 +1,5 @@
 """Shared fixtures for every test."""
 
-from collections.abc import Generator
-
 import pytest
 
 
@@ -11,6 +9,5 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 
 
 @pytest.fixture(autouse=True)
-def allow_loopback_sockets(socket_enabled: None) -> Generator[None]:
+def allow_loopback_sockets(socket_enabled: None) -> None:
     """Re-enable sockets; the plugin still only allows 127.0.0.1."""
-    yield

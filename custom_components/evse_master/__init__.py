@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from homeassistant.const import CONF_PASSWORD, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.const import CONF_PASSWORD, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.util import dt as dt_util
 
+from . import const
 from .const import (
     CONF_SERIAL,
     DOMAIN,
@@ -66,8 +67,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
         entry.data[CONF_PASSWORD],
         address=entry_address(entry.data),
         time_zone=dt_util.get_default_time_zone(),
+        timings=const.CHARGER_TIMINGS,
     )
     entry.async_on_unload(charger.close)
+
+    @callback
+    def shutdown(_event: Event) -> None:
+        charger.shutdown()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, shutdown)
+    )
     coordinator = EvseMasterCoordinator(hass, entry, charger)
     coordinator.async_start()
     entry.runtime_data = EvseMasterRuntimeData(charger=charger, coordinator=coordinator)

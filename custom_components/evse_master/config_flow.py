@@ -332,6 +332,7 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
             password,
             address=address,
             time_zone=dt_util.get_default_time_zone(),
+            timings=const.CHARGER_TIMINGS,
         )
         try:
             await charger.start(login=False)

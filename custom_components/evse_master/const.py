@@ -4,6 +4,8 @@ from datetime import timedelta
 import logging
 from typing import Final
 
+from .protocol.charger import ChargerTimings
+
 DOMAIN: Final = "evse_master"
 LOGGER = logging.getLogger(__package__)
 
@@ -27,3 +29,6 @@ DISCOVERY_WAIT: Final = 2.0
 """Seconds the user step waits for the first charger to answer the probe."""
 CONNECT_WAIT: Final = 10.0
 """Seconds the config flow waits to hear from a typed serial."""
+
+CHARGER_TIMINGS = ChargerTimings()
+"""Session timings of every charger; tests shrink them."""

@@ -18,9 +18,9 @@ NICKNAME = TextEntityDescription(
     key="nickname",
     translation_key="nickname",
     entity_category=EntityCategory.CONFIG,
-    native_min=1,
+    native_min=0,
     native_max=protocol_const.NICKNAME_MAX_LENGTH,
-    pattern=r"[ -~]+",
+    pattern=r"[ -~]*",
 )
 
 

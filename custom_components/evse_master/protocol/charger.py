@@ -271,21 +271,28 @@ class Charger:
 
     async def close(self) -> None:
         """Stop receiving and cancel everything in flight."""
+        task = self.shutdown()
+        if task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    def shutdown(self) -> asyncio.Task[None] | None:
+        """Synchronous :meth:`close`; returns the cancelled login task, if any."""
         if self._unregister is not None:
             self._unregister()
             self._unregister = None
         if self._liveness_timer is not None:
             self._liveness_timer.cancel()
             self._liveness_timer = None
-        task, self._login_task = self._login_task, None
-        if task is not None and not task.done():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
         for futures in self._pending.values():
             for future in futures:
                 future.cancel()
         self._pending.clear()
+        task, self._login_task = self._login_task, None
+        if task is None or task.done():
+            return None
+        task.cancel()
+        return task
 
     def add_listener(self, listener: StateListener) -> Callable[[], None]:
         """Call ``listener`` with the new snapshot after every real change."""

@@ -5,6 +5,9 @@ The ports are module attributes read at call time, so tests can patch them.
 
 from typing import Final
 
+LISTEN_HOST: str = "0.0.0.0"
+"""Address the client endpoint binds; tests use loopback."""
+
 LISTEN_PORT: int = 28376
 """UDP port every charger sends to; clients must listen here."""
 

@@ -26,7 +26,8 @@ class TolerantIntEnum(IntEnum):
     @property
     def known(self) -> bool:
         """Whether the value is one the protocol documents."""
-        return self._name_ is not None and not self._name_.startswith("UNKNOWN_")
+        # By membership, not by name: ChargeStartError.UNKNOWN_REASON is documented.
+        return self._name_ in type(self)._member_map_
 
     @classmethod
     def of(cls, value: int) -> Self:

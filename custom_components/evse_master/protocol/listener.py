@@ -48,8 +48,8 @@ type DiscoveryCallback = Callable[[DiscoveredCharger], None]
 class ChargerListener(asyncio.DatagramProtocol):
     """UDP endpoint that routes charger datagrams by serial."""
 
-    def __init__(self, host: str = "0.0.0.0", port: int | None = None) -> None:
-        """Prepare an endpoint; ``port`` defaults to :data:`const.LISTEN_PORT`."""
+    def __init__(self, host: str | None = None, port: int | None = None) -> None:
+        """Prepare an endpoint; defaults are :data:`const.LISTEN_HOST`/``PORT``."""
         self._host = host
         self._port = port
         self._transport: asyncio.DatagramTransport | None = None
@@ -74,12 +74,13 @@ class ChargerListener(asyncio.DatagramProtocol):
         """Bind the socket; raises :class:`PortInUseError` if it is taken."""
         if self._transport is not None:
             return
+        host = const.LISTEN_HOST if self._host is None else self._host
         port = const.LISTEN_PORT if self._port is None else self._port
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             sock.setsockopt(socket.SOL_SOCKET, socket.SO_BROADCAST, 1)
-            sock.bind((self._host, port))
+            sock.bind((host, port))
         except OSError as err:
             sock.close()
             if err.errno == errno.EADDRINUSE:
@@ -201,7 +202,7 @@ class SharedListener:
     Opened by the first :meth:`acquire`, closed by the last :meth:`release`.
     """
 
-    def __init__(self, host: str = "0.0.0.0", port: int | None = None) -> None:
+    def __init__(self, host: str | None = None, port: int | None = None) -> None:
         """Prepare; nothing is bound until the first acquire."""
         self.listener = ChargerListener(host, port)
         self._users = 0

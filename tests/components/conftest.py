@@ -1,0 +1,166 @@
+"""Fixtures for Home Assistant tests: a simulated charger on loopback UDP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Generator
+from unittest.mock import PropertyMock, patch
+
+from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evse_master import const
+from custom_components.evse_master.const import (
+    CONF_BRAND,
+    CONF_MAX_CURRENT,
+    CONF_MODEL,
+    CONF_PHASES,
+    CONF_PORT,
+    CONF_SERIAL,
+    DOMAIN,
+)
+from custom_components.evse_master.protocol import const as protocol_const
+from custom_components.evse_master.protocol.charger import ChargerTimings
+from custom_components.evse_master.protocol.listener import Address
+from custom_components.evse_master.protocol.simulator import (
+    MODELS,
+    SimulatedCharger,
+    SimulatorTimings,
+)
+from tests.helpers import free_udp_port, wait_for_charger
+
+SERIAL = "9181102751219513"
+PASSWORD = "123456"
+
+FAST_SIMULATOR = SimulatorTimings(
+    announce_interval=0.05,
+    heading_interval=0.1,
+    missed_headings_limit=3,
+    status_interval=0.5,
+    charging_status_interval=0.5,
+    record_resend_interval=0.1,
+)
+FAST_CHARGER = ChargerTimings(
+    login_timeout=0.3,
+    login_attempts=2,
+    request_timeout=1.0,
+    heading_timeout=0.5,
+    relogin_cooldown=0.2,
+    announcement_grace=0.05,
+    min_restart_interval=0.0,
+)
+
+
+@pytest.fixture(autouse=True)
+def listen_port() -> Generator[int]:
+    """Our listener binds a free loopback port instead of 0.0.0.0:28376."""
+    port = free_udp_port()
+    with (
+        patch.object(protocol_const, "LISTEN_HOST", "127.0.0.1"),
+        patch.object(protocol_const, "LISTEN_PORT", port),
+        patch.object(const, "CHARGER_TIMINGS", FAST_CHARGER),
+        patch.object(const, "DISCOVERY_WAIT", 0.5),
+        patch.object(const, "CONNECT_WAIT", 0.5),
+    ):
+        yield port
+
+
+@pytest.fixture
+def probe_targets() -> Generator[list[Address]]:
+    """Where the discovery probe goes: simulators append their address."""
+    targets: list[Address] = []
+
+    async def get_targets(_hass: HomeAssistant) -> list[Address]:
+        return list(targets)
+
+    with patch(
+        "custom_components.evse_master.hub.async_get_probe_targets", get_targets
+    ):
+        yield targets
+
+
+@pytest.fixture
+def charger_model() -> str:
+    """Simulated model; override with parametrize."""
+    return "bs20"
+
+
+@pytest.fixture
+async def simulator(
+    listen_port: int, charger_model: str, probe_targets: list[Address]
+) -> AsyncGenerator[SimulatedCharger]:
+    """A charger on 127.0.0.1 that talks to our listener's port."""
+    sim = SimulatedCharger(
+        SERIAL,
+        PASSWORD,
+        charger_model,
+        client_port=listen_port,
+        timings=FAST_SIMULATOR,
+    )
+    await sim.start()
+    probe_targets.append(sim.address)
+    yield sim
+    await sim.stop()
+
+
+def entry_data(sim: SimulatedCharger, **overrides: object) -> dict[str, object]:
+    """Config entry data as the config flow stores it for ``sim``."""
+    model = MODELS[sim.model.key]
+    data: dict[str, object] = {
+        CONF_SERIAL: sim.serial,
+        CONF_PASSWORD: PASSWORD,
+        CONF_HOST: sim.address[0],
+        CONF_PORT: sim.address[1],
+        CONF_BRAND: model.brand,
+        CONF_MODEL: model.model,
+        CONF_PHASES: 3 if model.device_type in (10, 11, 12, 13, 14, 15) else 1,
+        CONF_MAX_CURRENT: model.max_current,
+    }
+    data.update(overrides)
+    return data
+
+
+@pytest.fixture
+def mock_config_entry(simulator: SimulatedCharger) -> MockConfigEntry:
+    """An entry for the simulated charger, with its address known."""
+    model = simulator.model
+    return MockConfigEntry(
+        domain=DOMAIN,
+        title=f"{model.brand} {model.model}",
+        unique_id=simulator.serial,
+        data=entry_data(simulator),
+    )
+
+
+@pytest.fixture
+async def init_integration(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set up the entry and wait until the charger session delivers data."""
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    await wait_for_charger(
+        mock_config_entry.runtime_data.charger,
+        lambda state: (
+            state.logged_in
+            and state.status is not None
+            and state.settings.max_current is not None
+        ),
+    )
+    await hass.async_block_till_done()
+    yield mock_config_entry
+    await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+
+
+@pytest.fixture
+def entity_registry_enabled_by_default() -> Generator[None]:
+    """Create every entity enabled, including the ones disabled by default."""
+    with patch(
+        "homeassistant.helpers.entity.Entity.entity_registry_enabled_default",
+        new_callable=PropertyMock,
+        return_value=True,
+    ):
+        yield

@@ -1,0 +1,340 @@
+"""Config flow: every path ends in an entry or the right abort."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, SOURCE_USER
+from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evse_master.const import (
+    CONF_BRAND,
+    CONF_MAX_CURRENT,
+    CONF_MODEL,
+    CONF_PHASES,
+    CONF_PORT,
+    CONF_SERIAL,
+    CONF_STATIC_HOST,
+    DOMAIN,
+)
+from custom_components.evse_master.hub import DATA_HUB
+from custom_components.evse_master.protocol.errors import PortInUseError
+from custom_components.evse_master.protocol.listener import DiscoveredCharger
+from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from tests.helpers import WAIT
+
+from .conftest import PASSWORD, SERIAL, entry_data
+
+OTHER_SERIAL = "8368555670377598"
+
+
+async def start_user_flow(hass: HomeAssistant) -> dict:  # type: ignore[type-arg]
+    """Open the user step (it probes and waits for the first answer)."""
+    return await hass.config_entries.flow.async_init(  # type: ignore[return-value]
+        DOMAIN, context={"source": SOURCE_USER}
+    )
+
+
+def serial_options(result: dict) -> list[str]:  # type: ignore[type-arg]
+    """Serials offered by the user form's dropdown."""
+    selector = result["data_schema"].schema[CONF_SERIAL]
+    config = getattr(selector, "config", {})
+    return [option["value"] for option in config.get("options", [])]
+
+
+async def test_user_flow_picks_discovered_charger(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """The probe finds the charger; picking it and the password creates the entry."""
+    simulator.nickname = "Garage"
+    result = await start_user_flow(hass)
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "user"
+    assert serial_options(result) == [SERIAL]
+
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "BESEN BS20 (Garage)"
+    assert result["result"].unique_id == SERIAL
+    assert result["data"] == {
+        CONF_SERIAL: SERIAL,
+        CONF_PASSWORD: PASSWORD,
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: simulator.address[1],
+        CONF_BRAND: "BESEN",
+        CONF_MODEL: "BS20",
+        CONF_PHASES: 1,
+        CONF_MAX_CURRENT: 32,
+    }
+    await hass.async_block_till_done()
+
+
+async def test_user_flow_typed_serial_without_discovery(
+    hass: HomeAssistant, simulator: SimulatedCharger, probe_targets: list
+) -> None:
+    """A typed serial (any case) works when the probe found nothing."""
+    simulator.go_silent()
+    result = await start_user_flow(hass)
+    assert serial_options(result) == []
+    simulator.resume()  # announces itself while the flow waits to hear it
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL.upper(), CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"][CONF_SERIAL] == SERIAL
+    await hass.async_block_till_done()
+
+
+@pytest.mark.parametrize(
+    ("user_input", "field", "error"),
+    [
+        (
+            {CONF_SERIAL: "12345", CONF_PASSWORD: PASSWORD},
+            CONF_SERIAL,
+            "invalid_serial",
+        ),
+        (
+            {CONF_SERIAL: "zz81102751219513", CONF_PASSWORD: PASSWORD},
+            CONF_SERIAL,
+            "invalid_serial",
+        ),
+        (
+            {CONF_SERIAL: SERIAL, CONF_PASSWORD: "1234"},
+            CONF_PASSWORD,
+            "invalid_password",
+        ),
+        ({CONF_SERIAL: SERIAL, CONF_PASSWORD: "654321"}, CONF_PASSWORD, "invalid_auth"),
+        (
+            {CONF_SERIAL: OTHER_SERIAL, CONF_PASSWORD: PASSWORD},
+            "base",
+            "cannot_connect",
+        ),
+    ],
+    ids=[
+        "short-serial",
+        "non-hex-serial",
+        "short-password",
+        "wrong-password",
+        "silent",
+    ],
+)
+async def test_user_flow_errors_recover(
+    hass: HomeAssistant,
+    simulator: SimulatedCharger,
+    user_input: dict[str, str],
+    field: str,
+    error: str,
+) -> None:
+    """Each error is shown on its field, and correct input then succeeds."""
+    result = await start_user_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD} | user_input
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {field: error}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_user_flow_unexpected_error_recovers(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """An unexpected exception shows "unknown"; a retry succeeds."""
+    result = await start_user_flow(hass)
+    with patch(
+        "custom_components.evse_master.config_flow.Charger.login",
+        side_effect=RuntimeError("boom"),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+        )
+    assert result["errors"] == {"base": "unknown"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_user_flow_already_configured(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """A configured serial is not offered and aborts when typed."""
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(simulator)
+    ).add_to_hass(hass)
+    result = await start_user_flow(hass)
+    assert serial_options(result) == []
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_user_flow_port_in_use(hass: HomeAssistant, listen_port: int) -> None:
+    """With the UDP port taken the flow aborts with an explanation."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", listen_port))
+        result = await start_user_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "port_in_use"
+
+
+async def test_login_error_when_port_taken_after_form(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """If the port is lost between form and submit, the error recovers."""
+    result = await start_user_flow(hass)
+    with patch(
+        "custom_components.evse_master.protocol.listener.SharedListener.acquire",
+        side_effect=PortInUseError(28376),
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+        )
+    assert result["errors"] == {"base": "port_in_use"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+
+
+async def test_integration_discovery_flow(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """A discovered charger asks only for the password."""
+    info = {
+        CONF_SERIAL: SERIAL,
+        CONF_HOST: "127.0.0.1",
+        CONF_PORT: simulator.address[1],
+        CONF_BRAND: "BESEN",
+        CONF_MODEL: "BS20",
+    }
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": SOURCE_INTEGRATION_DISCOVERY}, data=info
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "discovery_confirm"
+    assert result["description_placeholders"]["name"] == "BESEN BS20"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "000000"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "BESEN BS20"
+    await hass.async_block_till_done()
+
+
+async def test_discovery_updates_known_charger_address(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """A configured charger seen at a new address gets it stored."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        data=entry_data(simulator, host="127.0.0.9", port=1),
+    )
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN,
+        context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        data={CONF_SERIAL: SERIAL, CONF_HOST: "127.0.0.1", CONF_PORT: 4242},
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+    assert entry.data[CONF_HOST] == "127.0.0.1"
+    assert entry.data[CONF_PORT] == 4242
+    await hass.async_block_till_done()
+
+
+async def test_running_listener_starts_discovery_flow(
+    hass: HomeAssistant, init_integration: MockConfigEntry, listen_port: int
+) -> None:
+    """An unconfigured charger heard by the running listener gets a flow."""
+    heard: asyncio.Future[DiscoveredCharger] = hass.loop.create_future()
+    hass.data[DATA_HUB].shared.listener.subscribe_discovery(
+        lambda found: None if heard.done() else heard.set_result(found)
+    )
+    other = SimulatedCharger(OTHER_SERIAL, PASSWORD, "ec311s", client_port=listen_port)
+    await other.start()
+    try:
+        async with asyncio.timeout(WAIT):
+            await heard
+        await hass.async_block_till_done()
+    finally:
+        await other.stop()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert len(flows) == 1
+    assert flows[0]["context"]["unique_id"] == OTHER_SERIAL
+    assert flows[0]["step_id"] == "discovery_confirm"
+
+
+async def test_reauth_flow(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A new password is checked against the charger, then stored."""
+    entry = init_integration
+    result = await entry.start_reauth_flow(hass)
+    assert result["step_id"] == "reauth_confirm"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "999999"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    simulator.password = "999999"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "999999"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reauth_successful"
+    assert entry.data[CONF_PASSWORD] == "999999"
+    await hass.async_block_till_done()
+
+
+async def test_reconfigure_flow(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Pinning an IP is validated; a wrong one fails, the right one is stored."""
+    entry = init_integration
+    result = await entry.start_reconfigure_flow(hass)
+    assert result["step_id"] == "reconfigure"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "not-an-ip"}
+    )
+    assert result["errors"] == {CONF_STATIC_HOST: "invalid_host"}
+    simulator.go_silent()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "127.0.0.1"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    simulator.resume()
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "127.0.0.1"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_STATIC_HOST] == "127.0.0.1"
+    await hass.async_block_till_done()
+
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: ""}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_STATIC_HOST] is None
+    await hass.async_block_till_done()

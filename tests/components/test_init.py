@@ -1,0 +1,180 @@
+"""Setup, unload, shared listener lifecycle and session recovery."""
+
+from __future__ import annotations
+
+import socket
+
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import issue_registry as ir
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.evse_master.const import CONF_PORT, DOMAIN
+from custom_components.evse_master.hub import DATA_HUB
+from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from tests.helpers import PhoneApp, wait_for_charger, wait_for_value
+
+from .conftest import entry_data
+
+STATE = "sensor.besen_bs20_charger_state"
+
+
+async def test_setup_and_unload(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Setup logs in with the stored address; unload closes the listener."""
+    entry = init_integration
+    assert entry.state is ConfigEntryState.LOADED
+    assert simulator.client is not None
+    assert hass.states.get(STATE).state == "not_connected"
+    hub = hass.data[DATA_HUB]
+    assert hub.shared.listener.is_open
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.NOT_LOADED
+    assert not hub.shared.listener.is_open
+    assert hass.states.get(STATE).state == STATE_UNAVAILABLE
+
+
+async def test_two_chargers_share_one_listener(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimulatedCharger,
+    listen_port: int,
+) -> None:
+    """A second charger joins the same socket; the socket outlives one unload."""
+    other = SimulatedCharger(
+        "8368555670377598", "654321", "bs20-3p", client_port=listen_port
+    )
+    await other.start()
+    second = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=other.serial,
+        title="BESEN BS20",
+        data=entry_data(other, password="654321"),
+    )
+    second.add_to_hass(hass)
+    try:
+        await hass.config_entries.async_setup(second.entry_id)
+        await wait_for_charger(
+            second.runtime_data.charger,
+            lambda state: state.logged_in and state.status is not None,
+        )
+        hub = hass.data[DATA_HUB]
+        assert hub.shared.users == 2
+        assert second.runtime_data.charger.state.phases == 3
+        assert init_integration.runtime_data.charger.state.phases == 1
+        assert await hass.config_entries.async_unload(init_integration.entry_id)
+        assert hub.shared.listener.is_open
+        simulator.plug_in()
+        other.plug_in()
+        state = await wait_for_charger(
+            second.runtime_data.charger, lambda state: bool(state.plugged_in)
+        )
+        assert state.serial == other.serial
+        assert await hass.config_entries.async_unload(second.entry_id)
+        assert not hub.shared.listener.is_open
+    finally:
+        await other.stop()
+
+
+async def test_port_in_use_retries_with_repair_issue(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, listen_port: int
+) -> None:
+    """A taken port makes setup retry and raises a repair issue until it frees."""
+    mock_config_entry.add_to_hass(hass)
+    issues = ir.async_get(hass)
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.bind(("127.0.0.1", listen_port))
+        await hass.config_entries.async_setup(mock_config_entry.entry_id)
+        await hass.async_block_till_done()
+        assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+        issue = issues.async_get_issue(DOMAIN, "port_in_use")
+        assert issue is not None
+        assert issue.translation_placeholders == {"port": str(listen_port)}
+    await hass.config_entries.async_reload(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert issues.async_get_issue(DOMAIN, "port_in_use") is None
+    await wait_for_value(hass, STATE, "not_connected")
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_unavailable_when_silent_and_back(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimulatedCharger,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Silence makes entities unavailable (logged once); recovery is automatic."""
+    simulator.go_silent()
+    await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
+    assert caplog.text.count("not connected") == 1
+    simulator.resume()
+    await wait_for_value(hass, STATE, "not_connected")
+    assert "is connected" in caplog.text
+
+
+async def test_takeover_by_phone_app_and_relogin(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    simulator: SimulatedCharger,
+    listen_port: int,
+) -> None:
+    """Another client takes the session; when it leaves, we log in again."""
+    phone = await PhoneApp.open(listen_port)
+    try:
+        await phone.login(simulator)
+        await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
+        assert simulator.client == ("127.0.0.2", listen_port)
+        phone.close()  # stops answering headings: the charger drops it
+        await wait_for_value(hass, STATE, "not_connected")
+        assert simulator.client == ("127.0.0.1", listen_port)
+    finally:
+        phone.close()
+
+
+async def test_wrong_password_at_runtime_starts_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A password changed in the app ends the session and asks for the new one."""
+    simulator.password = "222222"
+    simulator.drop_client()  # the app's password change ends our session
+    await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
+    flows = [
+        flow
+        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+        if flow["context"]["source"] == "reauth"
+    ]
+    assert len(flows) == 1
+    state = init_integration.runtime_data.charger.state
+    assert state.auth_failed
+    assert not state.logged_in
+
+
+async def test_restart_with_charger_offline(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Setup does not wait for an offline charger; it recovers by itself."""
+    simulator.go_silent()
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert hass.states.get(STATE).state == STATE_UNAVAILABLE
+    simulator.resume()  # announces itself: we log in
+    await wait_for_value(hass, STATE, "not_connected")
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_charger_moves_to_new_address(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A new IP/port (DHCP) is followed and stored for the next start."""
+    await simulator.rebind("127.0.0.3")
+    simulator.plug_in()
+    await wait_for_value(hass, STATE, "ready")
+    assert init_integration.data[CONF_HOST] == "127.0.0.3"
+    assert init_integration.data[CONF_PORT] == simulator.address[1]
