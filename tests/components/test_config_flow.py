@@ -6,7 +6,11 @@ import asyncio
 import socket
 from unittest.mock import patch
 
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY, SOURCE_USER
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    SOURCE_USER,
+    ConfigFlowResult,
+)
 from homeassistant.const import CONF_HOST, CONF_PASSWORD
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -34,16 +38,18 @@ from .conftest import PASSWORD, SERIAL, entry_data
 OTHER_SERIAL = "8368555670377598"
 
 
-async def start_user_flow(hass: HomeAssistant) -> dict:  # type: ignore[type-arg]
+async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
     """Open the user step (it probes and waits for the first answer)."""
-    return await hass.config_entries.flow.async_init(  # type: ignore[return-value]
+    return await hass.config_entries.flow.async_init(
         DOMAIN, context={"source": SOURCE_USER}
     )
 
 
-def serial_options(result: dict) -> list[str]:  # type: ignore[type-arg]
+def serial_options(result: ConfigFlowResult) -> list[str]:
     """Serials offered by the user form's dropdown."""
-    selector = result["data_schema"].schema[CONF_SERIAL]
+    schema = result["data_schema"]
+    assert schema is not None
+    selector = schema.schema[CONF_SERIAL]
     config = getattr(selector, "config", {})
     return [option["value"] for option in config.get("options", [])]
 
@@ -78,7 +84,9 @@ async def test_user_flow_picks_discovered_charger(
 
 
 async def test_user_flow_typed_serial_without_discovery(
-    hass: HomeAssistant, simulator: SimulatedCharger, probe_targets: list
+    hass: HomeAssistant,
+    simulator: SimulatedCharger,
+    probe_targets: list[tuple[str, int]],
 ) -> None:
     """A typed serial (any case) works when the probe found nothing."""
     simulator.go_silent()
@@ -228,7 +236,11 @@ async def test_integration_discovery_flow(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "discovery_confirm"
-    assert result["description_placeholders"]["name"] == "BESEN BS20"
+    assert result["description_placeholders"] == {
+        "name": "BESEN BS20",
+        "serial": SERIAL,
+        "host": "127.0.0.1",
+    }
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PASSWORD: "000000"}
     )

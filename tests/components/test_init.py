@@ -21,6 +21,13 @@ from .conftest import entry_data
 STATE = "sensor.besen_bs20_charger_state"
 
 
+def state_of(hass: HomeAssistant) -> str:
+    """The charger state entity's state."""
+    state = hass.states.get(STATE)
+    assert state is not None
+    return state.state
+
+
 async def test_setup_and_unload(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
@@ -28,14 +35,14 @@ async def test_setup_and_unload(
     entry = init_integration
     assert entry.state is ConfigEntryState.LOADED
     assert simulator.client is not None
-    assert hass.states.get(STATE).state == "not_connected"
+    assert state_of(hass) == "not_connected"
     hub = hass.data[DATA_HUB]
     assert hub.shared.listener.is_open
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.NOT_LOADED
     assert not hub.shared.listener.is_open
-    assert hass.states.get(STATE).state == STATE_UNAVAILABLE
+    assert state_of(hass) == STATE_UNAVAILABLE
 
 
 async def test_two_chargers_share_one_listener(
@@ -163,7 +170,7 @@ async def test_restart_with_charger_offline(
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     await hass.async_block_till_done()
     assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert hass.states.get(STATE).state == STATE_UNAVAILABLE
+    assert state_of(hass) == STATE_UNAVAILABLE
     simulator.resume()  # announces itself: we log in
     await wait_for_value(hass, STATE, "not_connected")
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncGenerator
 import logging
 import socket
 
@@ -69,11 +70,11 @@ async def open_peer(host: str = "127.0.0.1") -> Peer:
 
 
 @pytest.fixture
-async def listener() -> ChargerListener:
+async def listener() -> AsyncGenerator[ChargerListener]:
     """An open listener on a free loopback port."""
     instance = ChargerListener("127.0.0.1", 0)
     await instance.start()
-    yield instance  # type: ignore[misc]
+    yield instance
     instance.close()
 
 
