@@ -131,15 +131,14 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     async def _async_discover(self) -> None:
         """Listen while the form is open; wait briefly for the first answer."""
-        if self._first_discovery is None:
-            hub = async_get_hub(self.hass)
-            await hub.shared.acquire()
-            self._stop_discovery.append(hub.shared.release)
-            self._first_discovery = self.hass.loop.create_future()
-            self._stop_discovery.append(
-                hub.shared.listener.subscribe_discovery(self._on_discovered)
-            )
-            await hub.async_probe()
+        hub = async_get_hub(self.hass)
+        await hub.shared.acquire()
+        self._stop_discovery.append(hub.shared.release)
+        self._first_discovery = self.hass.loop.create_future()
+        self._stop_discovery.append(
+            hub.shared.listener.subscribe_discovery(self._on_discovered)
+        )
+        await hub.async_probe()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(const.DISCOVERY_WAIT):
                 await asyncio.shield(self._first_discovery)

@@ -3,16 +3,32 @@
 from __future__ import annotations
 
 import socket
+from unittest.mock import patch
 
 from homeassistant.config_entries import ConfigEntryState
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE
+from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
+from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 
-from custom_components.evse_master.const import CONF_PORT, DOMAIN
-from custom_components.evse_master.hub import DATA_HUB
+from custom_components.evse_master.const import (
+    CONF_PORT,
+    CONF_STATIC_HOST,
+    DOMAIN,
+    SETTINGS_REFRESH_INTERVAL,
+    WATCHDOG_INTERVAL,
+)
+from custom_components.evse_master.hub import (
+    DATA_HUB,
+    async_get_probe_targets,
+    entry_address,
+)
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import PhoneApp, wait_for_charger, wait_for_value
 
@@ -185,3 +201,87 @@ async def test_charger_moves_to_new_address(
     await wait_for_value(hass, STATE, "ready")
     assert init_integration.data[CONF_HOST] == "127.0.0.3"
     assert init_integration.data[CONF_PORT] == simulator.address[1]
+
+
+async def test_watchdog_retries_pinned_address(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """With a pinned IP, the watchdog retries the login while disconnected."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=simulator.serial,
+        data=entry_data(simulator, static_host="127.0.0.1"),
+    )
+    simulator.go_silent()
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    charger = entry.runtime_data.charger
+    with patch.object(charger, "login_if_allowed") as login:
+        async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
+        await hass.async_block_till_done()
+    login.assert_called_once_with()
+    assert state_of(hass) == STATE_UNAVAILABLE
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_watchdog_keeps_single_reauth(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A refused password stays one reauth flow across watchdog ticks."""
+    simulator.password = "222222"
+    simulator.drop_client()
+    await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
+    async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_watchdog_passes_while_connected(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """A watchdog tick during a live session changes nothing."""
+    async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
+    await hass.async_block_till_done()
+    assert state_of(hass) == "not_connected"
+
+
+async def test_settings_reread_periodically(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Settings changed in the phone app show up after the periodic re-read."""
+    simulator.max_current_setting = 13  # as if set in the app
+    async_fire_time_changed(hass, dt_util.utcnow() + SETTINGS_REFRESH_INTERVAL * 2)
+    await wait_for_value(hass, "number.besen_bs20_maximum_current", "13")
+
+
+async def test_home_assistant_stop_closes_everything(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """On stop the socket closes and the charger stops its timers."""
+    hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
+    await hass.async_block_till_done()
+    assert not hass.data[DATA_HUB].shared.listener.is_open
+
+
+async def test_probe_targets_use_broadcast_addresses(hass: HomeAssistant) -> None:
+    """The probe goes to each interface broadcast address on the charger port."""
+    await async_setup_component(hass, "network", {})
+    targets = await async_get_probe_targets(hass)
+    assert targets
+    assert all(port == 7248 for _, port in targets)
+
+
+def test_entry_address() -> None:
+    """The pinned IP wins; its known port is kept only for the same IP."""
+    known = {CONF_HOST: "10.0.0.5", CONF_PORT: 30139}
+    assert entry_address(known) == ("10.0.0.5", 30139)
+    assert entry_address({**known, CONF_STATIC_HOST: "10.0.0.5"}) == (
+        "10.0.0.5",
+        30139,
+    )
+    assert entry_address({**known, CONF_STATIC_HOST: "10.9.0.7"}) == (
+        "10.9.0.7",
+        7248,
+    )
+    assert entry_address({CONF_HOST: None, CONF_PORT: None}) is None
