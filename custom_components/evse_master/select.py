@@ -15,7 +15,7 @@ from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity
 from .helpers import translated_errors
 from .protocol.charger import Charger, ChargerSettings
-from .protocol.enums import Language, StartMode, TemperatureUnit
+from .protocol.enums import Language, StartMode, TemperatureUnit, TolerantIntEnum
 
 PARALLEL_UPDATES = 1
 
@@ -36,8 +36,8 @@ def _option(member: IntEnum) -> str:
 
 
 def _documented(member: IntEnum) -> bool:
-    # Unknown values are kept by the protocol as UNKNOWN_<n> pseudo members.
-    return not member.name.startswith("UNKNOWN_")
+    # The protocol keeps unknown values as pseudo members that are not "known".
+    return not isinstance(member, TolerantIntEnum) or member.known
 
 
 SELECTS: tuple[EvseMasterSelectDescription[IntEnum], ...] = (
