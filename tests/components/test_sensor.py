@@ -1,0 +1,434 @@
+"""Sensors: every reading as Home Assistant shows it, against the simulator."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from datetime import datetime, timedelta
+from unittest.mock import patch
+
+from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
+from homeassistant.const import (
+    ATTR_ENTITY_ID,
+    SERVICE_TURN_OFF,
+    SERVICE_TURN_ON,
+    STATE_UNKNOWN,
+    Platform,
+)
+from homeassistant.core import HomeAssistant, State
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.evse_master.const import DOMAIN
+from custom_components.evse_master.protocol.charger import ChargerState
+from custom_components.evse_master.protocol.enums import Fault
+from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from tests.helpers import wait_for_charger, wait_for_state, wait_for_value
+
+from .conftest import SERIAL
+
+THREE_PHASE_KEYS = ("voltage_l2", "voltage_l3", "current_l2", "current_l3")
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """Platforms to load; tests that also switch parametrize this."""
+    return [Platform.SENSOR]
+
+
+@pytest.fixture(autouse=True)
+def only_platforms(platforms: list[Platform]) -> Generator[None]:
+    """Load only ``platforms`` (setup and unload both read the patched list)."""
+    with patch("custom_components.evse_master.PLATFORMS", platforms):
+        yield
+
+
+def _everything_read(state: ChargerState) -> bool:
+    settings = state.settings
+    return (
+        state.logged_in
+        and state.status is not None
+        and state.session is not None
+        and state.version is not None
+        and None not in (settings.max_current, settings.nickname, settings.language)
+        and None not in (settings.temperature_unit, settings.start_mode)
+        and settings.lcd_brightness is not None
+    )
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> MockConfigEntry:
+    """The set-up entry once every first reply (session, version, settings) is in."""
+    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
+    await hass.async_block_till_done()
+    return init_integration
+
+
+def entity_id(hass: HomeAssistant, key: str, domain: str = Platform.SENSOR) -> str:
+    """Entity id of the charger's entity with unique-id suffix ``key``."""
+    found = er.async_get(hass).async_get_entity_id(domain, DOMAIN, f"{SERIAL}_{key}")
+    assert found is not None, f"no {domain} entity {key}"
+    return found
+
+
+def state_of(hass: HomeAssistant, key: str) -> State:
+    """Current state of the sensor ``key``."""
+    state = hass.states.get(entity_id(hass, key))
+    assert state is not None
+    return state
+
+
+async def wait_for_number(
+    hass: HomeAssistant, key: str, value: float, tolerance: float = 1e-6
+) -> State:
+    """Wait until sensor ``key`` shows ``value`` (within ``tolerance``)."""
+
+    def matches(state: State) -> bool:
+        try:
+            return abs(float(state.state) - value) <= tolerance
+        except ValueError:
+            return False
+
+    return await wait_for_state(hass, entity_id(hass, key), matches)
+
+
+async def switch(hass: HomeAssistant, service: str) -> None:
+    """Turn the charging switch on or off through its service."""
+    await hass.services.async_call(
+        SWITCH_DOMAIN,
+        service,
+        {ATTR_ENTITY_ID: entity_id(hass, "charging", Platform.SWITCH)},
+        blocking=True,
+    )
+
+
+async def start_session(hass: HomeAssistant, simulator: SimulatedCharger) -> None:
+    """Plug a car in and start charging with the switch."""
+    simulator.plug_in()
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "ready")
+    await switch(hass, SERVICE_TURN_ON)
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "charging")
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("charger_model", ["bs20", "bs20-3p"])
+async def test_snapshot(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    device_registry: dr.DeviceRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """Every sensor of an idle charger, and the device it belongs to."""
+    await snapshot_platform(hass, entity_registry, snapshot, loaded.entry_id)
+    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert device == snapshot(name="device")
+
+
+async def test_device_info(
+    hass: HomeAssistant, loaded: MockConfigEntry, device_registry: dr.DeviceRegistry
+) -> None:
+    """Brand, model, serial and the versions read after login."""
+    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
+    assert device is not None
+    assert device.manufacturer == "BESEN"
+    assert device.model == "BS20"
+    assert device.name == "BESEN BS20"
+    assert device.serial_number == SERIAL
+    assert device.sw_version == "C.3252.112A008"
+    assert device.hw_version == "C.3252.112A008"
+
+
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR, Platform.SWITCH]])
+async def test_charger_state_follows_the_charger(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """not_connected → ready → charging → ready → fault → ready → not_connected."""
+    charger_state = entity_id(hass, "charger_state")
+    assert hass.states.get(charger_state) is not None
+    assert state_of(hass, "charger_state").state == "not_connected"
+    assert state_of(hass, "charger_state").attributes["options"] == [
+        "not_connected",
+        "ready",
+        "waiting_for_car",
+        "charging",
+        "completed",
+        "scheduled",
+        "waiting_for_card",
+        "waiting_for_button",
+        "fault",
+        "unknown",
+    ]
+    await start_session(hass, simulator)
+    await switch(hass, SERVICE_TURN_OFF)
+    await wait_for_value(hass, charger_state, "ready")
+    simulator.set_faults([Fault.CP_ERROR])
+    await wait_for_value(hass, charger_state, "fault")
+    simulator.set_faults([])
+    await wait_for_value(hass, charger_state, "ready")
+    simulator.unplug()
+    await wait_for_value(hass, charger_state, "not_connected")
+
+
+async def test_charger_state_scheduled(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A planned session shows as scheduled until its time comes."""
+    simulator.plug_in()
+    charger_state = entity_id(hass, "charger_state")
+    await wait_for_value(hass, charger_state, "ready")
+    charger = loaded.runtime_data.charger
+    await charger.start_charging(start_at=dt_util.utcnow() + timedelta(hours=2))
+    await wait_for_value(hass, charger_state, "scheduled")
+    assert simulator.reserved
+    simulator.start_reservation()
+    await wait_for_value(hass, charger_state, "charging")
+
+
+async def test_fault_during_session_ends_it(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A fault while charging: state fault, no power, fault sensor names it."""
+    simulator.plug_in()
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "ready")
+    await loaded.runtime_data.charger.start_charging()
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "charging")
+    simulator.set_faults([Fault.OVER_CURRENT])
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "fault")
+    assert not simulator.charging
+    assert state_of(hass, "fault").state == "over_current"
+    assert float(state_of(hass, "power").state) == 0
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR, Platform.SWITCH]])
+@pytest.mark.parametrize(
+    ("charger_model", "phases"), [("bs20", 1), ("bs20-3p", 3), ("ec311s", 1)]
+)
+async def test_power_voltages_and_currents(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    phases: int,
+) -> None:
+    """Power is Σ V·I over the live phases; each phase has its own readings."""
+    assert float(state_of(hass, "power").state) == 0
+    assert float(state_of(hass, "current_l1").state) == 0
+    await start_session(hass, simulator)
+    amps = simulator.session_current
+    assert amps == simulator.max_current_setting
+    await wait_for_number(hass, "power", phases * 230 * amps)
+    readings = ["l1"] if phases == 1 else ["l1", "l2", "l3"]
+    for phase in readings:
+        assert float(state_of(hass, f"voltage_{phase}").state) == 230
+        assert float(state_of(hass, f"current_{phase}").state) == amps
+    simulator.set_measurements(voltage=218.5)
+    await wait_for_number(hass, "power", phases * 218.5 * amps)
+    for phase in readings:
+        assert float(state_of(hass, f"voltage_{phase}").state) == 218.5
+    await switch(hass, SERVICE_TURN_OFF)
+    await wait_for_number(hass, "power", 0)
+    assert float(state_of(hass, "current_l1").state) == 0
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+@pytest.mark.parametrize(
+    ("charger_model", "three_phase"),
+    [("bs20", False), ("bs20-3p", True), ("ec311s", False)],
+)
+async def test_phase_entities_only_on_three_phase_units(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    three_phase: bool,
+) -> None:
+    """L2/L3 sensors exist only when the charger drives three phases.
+
+    The EC311S sends the long status layout (with zero L2/L3 fields) but is a
+    single-phase unit, so it gets no L2/L3 entities either.
+    """
+    for key in ("voltage_l1", "current_l1"):
+        assert entity_registry.async_get_entity_id("sensor", DOMAIN, f"{SERIAL}_{key}")
+    for key in THREE_PHASE_KEYS:
+        found = entity_registry.async_get_entity_id("sensor", DOMAIN, f"{SERIAL}_{key}")
+        assert (found is not None) is three_phase, key
+    if three_phase:
+        assert float(state_of(hass, "voltage_l3").state) == 230
+
+
+async def test_voltage_disabled_by_default(
+    hass: HomeAssistant, loaded: MockConfigEntry, entity_registry: er.EntityRegistry
+) -> None:
+    """Voltages are diagnostic and disabled by default; currents are enabled."""
+    voltage = entity_registry.async_get(entity_id(hass, "voltage_l1"))
+    assert voltage is not None
+    assert voltage.disabled_by is er.RegistryEntryDisabler.INTEGRATION
+    assert hass.states.get(voltage.entity_id) is None
+    current = entity_registry.async_get(entity_id(hass, "current_l1"))
+    assert current is not None
+    assert current.disabled_by is None
+
+
+@pytest.mark.parametrize("platforms", [[Platform.SENSOR, Platform.SWITCH]])
+async def test_energy_and_session(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Lifetime energy rises while charging; the session sensors follow it."""
+    lifetime = float(state_of(hass, "lifetime_energy").state)
+    assert lifetime == pytest.approx(1234.56)
+    assert state_of(hass, "session_start").state == STATE_UNKNOWN
+    before = dt_util.utcnow()
+    await start_session(hass, simulator)
+    assert float(state_of(hass, "session_current_limit").state) == 16
+
+    start = await wait_for_state(
+        hass, entity_id(hass, "session_start"), lambda s: s.state != STATE_UNKNOWN
+    )
+    started = datetime.fromisoformat(start.state)
+    # The charger clock was set by the integration; it has whole seconds.
+    assert before - timedelta(seconds=2) <= started <= dt_util.utcnow()
+
+    simulator.add_energy(2.5)
+    # Real time also adds a little energy (3.7 kW): allow up to 0.05 kWh more.
+    state = await wait_for_state(
+        hass,
+        entity_id(hass, "lifetime_energy"),
+        lambda s: float(s.state) >= lifetime + 2.5 - 0.005,
+    )
+    assert float(state.state) == pytest.approx(lifetime + 2.5, abs=0.05)
+    session = await wait_for_state(
+        hass, entity_id(hass, "session_energy"), lambda s: float(s.state) >= 2.5
+    )
+    assert float(session.state) == pytest.approx(2.5, abs=0.05)
+
+    # Ten minutes into the session (moved back on the simulated charger).
+    assert simulator._session is not None
+    assert simulator._session.started_at is not None
+    simulator._session.started_at -= 600
+    simulator.push_charging_status()
+    duration = await wait_for_state(
+        hass, entity_id(hass, "session_duration"), lambda s: float(s.state) >= 10
+    )
+    assert duration.attributes["unit_of_measurement"] == "min"
+    assert float(duration.state) == pytest.approx(10, abs=0.1)
+
+    await switch(hass, SERVICE_TURN_OFF)
+    await wait_for_value(hass, entity_id(hass, "charger_state"), "ready")
+    # The finished session stays on show; the counter stops rising.
+    assert float(state_of(hass, "session_energy").state) >= 2.5
+    assert state_of(hass, "session_start").state == start.state
+
+
+async def test_lifetime_energy_never_zero(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A 0 kWh counter is a missing reading: unknown, never 0."""
+    lifetime = entity_id(hass, "lifetime_energy")
+    simulator.set_measurements(total_energy=0)
+    await wait_for_value(hass, lifetime, STATE_UNKNOWN)
+    simulator.set_measurements(total_energy=2000.25)
+    await wait_for_value(hass, lifetime, "2000.25")
+    assert state_of(hass, "lifetime_energy").attributes["state_class"] == (
+        "total_increasing"
+    )
+
+
+async def test_temperatures(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Both temperatures in °C; a missing plug sensor reads as unknown."""
+    assert float(state_of(hass, "inner_temperature").state) == 25
+    assert float(state_of(hass, "outer_temperature").state) == 25
+    simulator.set_measurements(temperature_inner=41.5, temperature_outer=-5.25)
+    await wait_for_number(hass, "inner_temperature", 41.5)
+    assert float(state_of(hass, "outer_temperature").state) == -5.25
+    assert state_of(hass, "inner_temperature").attributes["unit_of_measurement"] == (
+        "°C"
+    )
+    # Units without a plug sensor send the "no value" marker.
+    simulator.temperature_outer = None  # type: ignore[assignment]
+    simulator.push_status()
+    await wait_for_value(hass, entity_id(hass, "outer_temperature"), STATE_UNKNOWN)
+    assert float(state_of(hass, "inner_temperature").state) == 41.5
+
+
+@pytest.mark.parametrize(
+    ("faults", "state", "active", "code"),
+    [
+        ([], "none", [], "0x00000000"),
+        ([Fault.OVER_CURRENT], "over_current", ["over_current"], "0x00080000"),
+        (
+            [Fault.LEAKAGE_PROTECTION, Fault.CP_ERROR, 20],
+            "cp_error",
+            ["cp_error", "leakage_protection", "other"],
+            "0x04200800",
+        ),
+        ([20], "other", ["other"], "0x00000800"),
+        (
+            [Fault.METERING_FAILURE],
+            "metering_failure",
+            ["metering_failure"],
+            "0x00000001",
+        ),
+        ([Fault.RELAY_STUCK_L1], "relay_stuck_l1", ["relay_stuck_l1"], "0x80000000"),
+    ],
+)
+async def test_fault_sensor(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    *,
+    faults: list[Fault | int],
+    state: str,
+    active: list[str],
+    code: str,
+) -> None:
+    """The most significant fault is the state; all of them and the raw code too."""
+    fault = entity_id(hass, "fault")
+    simulator.set_faults(faults)
+    result = await wait_for_state(
+        hass, fault, lambda s: s.attributes.get("error_code") == code
+    )
+    assert result.state == state
+    assert result.attributes["active_faults"] == active
+    assert state in result.attributes["options"]
+
+
+async def test_fault_sensor_clears(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Faults going away bring the sensor back to none."""
+    fault = entity_id(hass, "fault")
+    simulator.set_emergency_stop(True)
+    result = await wait_for_value(hass, fault, "emergency_stop")
+    assert result.attributes["active_faults"] == ["emergency_stop"]
+    assert result.attributes["error_code"] == "0x02000000"
+    simulator.set_emergency_stop(False)
+    result = await wait_for_value(hass, fault, "none")
+    assert result.attributes["active_faults"] == []
+    assert result.attributes["error_code"] == "0x00000000"
+
+
+async def test_sensors_without_data(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Until the charger answers, sensors are unavailable; then they fill in."""
+    simulator.go_silent()
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    fault = hass.states.get(entity_id(hass, "fault"))
+    assert fault is not None
+    assert fault.state == "unavailable"
+    assert "error_code" not in fault.attributes
+    simulator.resume()
+    await wait_for_value(hass, entity_id(hass, "fault"), "none")
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

@@ -1,0 +1,172 @@
+"""Text entity: the charger's nickname."""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from unittest.mock import patch
+
+from homeassistant.components.text.const import (
+    ATTR_MAX,
+    ATTR_MIN,
+    ATTR_MODE,
+    ATTR_PATTERN,
+    ATTR_VALUE,
+    DOMAIN as TEXT_DOMAIN,
+    SERVICE_SET_VALUE,
+)
+from homeassistant.const import ATTR_ENTITY_ID, Platform
+from homeassistant.core import HomeAssistant, State
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    snapshot_platform,
+)
+from syrupy.assertion import SnapshotAssertion
+
+from custom_components.evse_master.const import DOMAIN
+from custom_components.evse_master.protocol.charger import ChargerState
+from custom_components.evse_master.protocol.enums import Command
+from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from tests.helpers import wait_for_charger, wait_for_value
+
+NICKNAME = "text.besen_bs20_nickname"
+
+
+@pytest.fixture(autouse=True)
+def only_text() -> Generator[None]:
+    """Load only the text platform (setup and unload both read the list)."""
+    with patch("custom_components.evse_master.PLATFORMS", [Platform.TEXT]):
+        yield
+
+
+def _everything_read(state: ChargerState) -> bool:
+    return (
+        state.logged_in
+        and None not in (state.status, state.version)
+        and state.settings.nickname is not None
+    )
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> MockConfigEntry:
+    """The set-up entry once the nickname is in."""
+    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
+    await hass.async_block_till_done()
+    return init_integration
+
+
+def state_of(hass: HomeAssistant) -> State:
+    """Current state of the nickname entity."""
+    state = hass.states.get(NICKNAME)
+    assert state is not None
+    return state
+
+
+async def set_nickname(hass: HomeAssistant, value: str) -> None:
+    """Call text.set_value on the nickname."""
+    await hass.services.async_call(
+        TEXT_DOMAIN,
+        SERVICE_SET_VALUE,
+        {ATTR_ENTITY_ID: NICKNAME, ATTR_VALUE: value},
+        blocking=True,
+    )
+
+
+def renames(simulator: SimulatedCharger) -> int:
+    """How many nickname SET requests reached the charger."""
+    return sum(
+        datagram.command == Command.NICKNAME and datagram.payload[:1] == b"\x01"
+        for datagram in simulator.received
+    )
+
+
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
+async def test_snapshot(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    entity_registry: er.EntityRegistry,
+    snapshot: SnapshotAssertion,
+) -> None:
+    """The nickname of an unnamed charger."""
+    await snapshot_platform(hass, entity_registry, snapshot, loaded.entry_id)
+
+
+async def test_reads_the_charger(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """The state is the name the charger reports, with its limits."""
+    simulator.nickname = "Carport"  # named in the phone app
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    state = await wait_for_value(hass, NICKNAME, "Carport")
+    assert state.attributes[ATTR_MIN] == 0
+    assert state.attributes[ATTR_MAX] == 11
+    assert state.attributes[ATTR_MODE] == "text"
+    assert state.attributes[ATTR_PATTERN] == "[ -~]*"
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_rename(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A new name is stored on the charger; its echo sets the state."""
+    assert state_of(hass).state == ""
+    await set_nickname(hass, "Garage 11 A")
+    assert simulator.nickname == "Garage 11 A"
+    await wait_for_value(hass, NICKNAME, "Garage 11 A")
+    await set_nickname(hass, "X")
+    assert simulator.nickname == "X"
+    await wait_for_value(hass, NICKNAME, "X")
+
+
+async def test_too_long_rejected_by_home_assistant(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Twelve characters are one too many: nothing is sent."""
+    with pytest.raises(ValueError, match="too long"):
+        await set_nickname(hass, "Twelve chars")
+    assert renames(simulator) == 0
+    assert simulator.nickname == ""
+    assert state_of(hass).state == ""
+
+
+@pytest.mark.parametrize("value", ["", "Garäge"], ids=["empty", "not_ascii"])
+async def test_invalid_name_rejected(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    value: str,
+) -> None:
+    """An empty or non-ASCII name is refused with a translated error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await set_nickname(hass, value)
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "invalid_value"
+    assert err.value.translation_placeholders == {
+        "error": "name must be 1 to 11 ASCII characters"
+    }
+    assert renames(simulator) == 0
+    await set_nickname(hass, "Garage")
+    await wait_for_value(hass, NICKNAME, "Garage")
+
+
+async def test_refused_by_charger(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A charger that keeps its name is reported; a retry works."""
+    simulator.refuse_next = {Command.NICKNAME: 1}
+    with pytest.raises(HomeAssistantError) as err:
+        await set_nickname(hass, "Garage")
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "command_refused"
+    assert err.value.translation_placeholders == {
+        "error": "charger kept its previous name"
+    }
+    assert simulator.nickname == ""
+    await set_nickname(hass, "Garage")
+    assert simulator.nickname == "Garage"
+    await wait_for_value(hass, NICKNAME, "Garage")
