@@ -95,6 +95,20 @@ async function rest(method, urlPath, body) {
 
 const state = (entityId) => rest('GET', `/api/states/${entityId}`);
 
+// Text of an element including its shadow DOM (innerText stops at shadow roots).
+const deepText = (locator) =>
+  locator.evaluate((root) => {
+    const parts = [];
+    const walk = (node) => {
+      if (node.nodeType === Node.TEXT_NODE) parts.push(node.textContent);
+      if (node.nodeName === 'STYLE' || node.nodeName === 'SCRIPT') return;
+      if (node.shadowRoot) walk(node.shadowRoot);
+      for (const child of node.childNodes) walk(child);
+    };
+    walk(root);
+    return parts.join(' ').replace(/\s+/g, ' ').trim();
+  });
+
 // Runs a WebSocket command on the frontend's own connection.
 const callWS = (message) =>
   page.evaluate((msg) => document.querySelector('home-assistant').hass.callWS(msg), message);
@@ -187,6 +201,7 @@ try {
     });
     await flow.getByLabel('Password', { exact: true }).fill(CHARGER_PASSWORD);
     console.log(`     user step: charger ${ctx.discovered ? 'discovered (picker)' : 'typed (text field)'}`);
+    await page.waitForTimeout(500); // let the field's focus animation finish
     await page.screenshot({ path: path.join(SHOTS, 'config_flow.png') });
     ctx.flowOpen = true;
   });
@@ -233,7 +248,6 @@ try {
     for (const name of DEVICE_PAGE_ENTITIES) {
       await main.getByText(name, { exact: true }).first().waitFor({ timeout: 10_000 });
     }
-    await page.screenshot({ path: path.join(SHOTS, 'device.png') });
     ctx.devicePage = true;
   });
 
@@ -272,6 +286,23 @@ try {
       const s = await state(ctx.maxCurrent);
       return { ok: Number(s.state) === 10, value: s.state };
     });
+  });
+
+  await check('the device page shows the charging session', ['devicePage', 'charging'], async () => {
+    const main = page.locator('ha-config-device-page');
+    const row = (name) => main.locator('hui-simple-entity-row, hui-sensor-entity-row', { hasText: name }).first();
+    // Tall enough for the Controls, Sensors, Configuration and Diagnostic
+    // cards; reloaded so the page is scrolled to the top.
+    await page.setViewportSize({ width: 1280, height: 1880 });
+    await page.goto(`${BASE}/config/devices/device/${ctx.deviceId}`, { waitUntil: 'networkidle' });
+    await poll('"Charging" and a non-zero power on the device page', async () => {
+      const stateText = await deepText(row('Charger state'));
+      const powerText = await deepText(row('Power'));
+      return { ok: /Charging/.test(stateText) && /[1-9]/.test(powerText), value: `${stateText} | ${powerText}` };
+    });
+    await page.waitForTimeout(300);
+    await page.screenshot({ path: path.join(SHOTS, 'device.png') });
+    await page.setViewportSize({ width: 1280, height: 800 });
   });
 
   await check('Energy dashboard: an individual device with the lifetime energy sensor', ['lifetimeEnergy'], async () => {

@@ -11,13 +11,13 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_SERIAL, CONF_STATIC_HOST
 from .coordinator import EvseMasterConfigEntry
+from .protocol.enums import Fault
 
 TO_REDACT = {
     CONF_PASSWORD,
     CONF_SERIAL,
     CONF_HOST,
     CONF_STATIC_HOST,
-    "serial",
     "address",
     "unique_id",
     "title",
@@ -57,7 +57,10 @@ async def async_get_config_entry_diagnostics(
             )
             if not value.known
         }
-    snapshot["faults"] = [str(fault) for fault in state.faults]
+    snapshot["faults"] = [
+        fault.name.lower() if isinstance(fault, Fault) else f"code_{fault}"
+        for fault in state.faults
+    ]
     snapshot["power"] = state.power
     return {
         "entry": async_redact_data(

@@ -74,7 +74,7 @@ async def test_diagnostics(
     assert isinstance(status, dict)
     assert status["error_code"] == "0x00080800"
     assert status["errors"] == ERRORS
-    assert charger_data["faults"] == ["12", "20"]
+    assert charger_data["faults"] == ["over_current", "code_20"]
     assert diagnostics == snapshot(exclude=props("port"))
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 

@@ -373,6 +373,12 @@ async def test_temperatures(
         ),
         ([20], "other", ["other"], "0x00000800"),
         (
+            [Fault.EMERGENCY_STOP, Fault.CC_ERROR],
+            "cc_error",
+            ["cc_error", "emergency_stop"],
+            "0x0A000000",
+        ),
+        (
             [Fault.METERING_FAILURE],
             "metering_failure",
             ["metering_failure"],

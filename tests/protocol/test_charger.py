@@ -1045,7 +1045,8 @@ async def test_listeners_fire_once_per_real_change(
     """Identical pushes do not notify; a change notifies once; errors are contained."""
     # Periodic charging status would carry the new state byte as a second change.
     sim = await make_sim(timings=replace(SIM_TIMINGS, charging_status_interval=30))
-    charger = make_charger()
+    # A long heading timeout: a loaded machine must not add a liveness change.
+    charger = make_charger(timings=replace(TIMINGS, heading_timeout=5))
     await connect(charger)
     changes: list[ChargerState] = []
 

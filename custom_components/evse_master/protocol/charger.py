@@ -198,6 +198,13 @@ class ChargerState:
 
 
 type StateListener = Callable[[ChargerState], None]
+type ReplyFilter = Callable[[Datagram], bool]
+
+
+def _echoes(action: Action) -> ReplyFilter:
+    """Accept setting replies that echo ``action`` (§5.10: SET or GET)."""
+    first = bytes((action,))
+    return lambda datagram: datagram.payload[:1] == first
 
 
 def _new_charge_id(now: datetime) -> str:
@@ -236,6 +243,9 @@ class Charger:
         self._listeners: list[StateListener] = []
         self._unregister: Callable[[], None] | None = None
         self._pending: dict[int, list[asyncio.Future[Datagram]]] = {}
+        self._reply_filters: dict[asyncio.Future[Datagram], ReplyFilter] = {}
+        self._encoded: dict[int, bytes] = {}
+        self._parsed: dict[int, tuple[bytes, Message]] = {}
         self._request_locks: dict[int, asyncio.Lock] = {}
         self._login_lock = asyncio.Lock()
         self._login_task: asyncio.Task[None] | None = None
@@ -307,6 +317,7 @@ class Charger:
     def set_password(self, password: str) -> None:
         """Use a new password and allow logins again after a PasswordError."""
         self._password = password_field(password)
+        self._encoded.clear()
         self._update(auth_failed=False)
 
     async def wait_until_heard(self) -> Address:
@@ -437,10 +448,11 @@ class Charger:
         if self._state.address != address:
             changes["address"] = address
         for future in self._pending.get(datagram.command, ()):
-            if not future.done():
+            accepts = self._reply_filters.get(future)
+            if not future.done() and (accepts is None or accepts(datagram)):
                 future.set_result(datagram)
         try:
-            message = parse_message(datagram)
+            message = self._parse(datagram)
         except PayloadError as err:
             _LOGGER.debug(
                 "Dropping 0x%04X from %s: %s", datagram.command, self.serial, err
@@ -451,10 +463,22 @@ class Charger:
         if changes:
             self._update(**changes)
 
+    def _parse(self, datagram: Datagram) -> Message | None:
+        # Chargers repeat the same status every few seconds: reuse the model
+        # of an identical payload so unchanged pushes cost almost nothing.
+        command, payload = datagram.command, datagram.payload
+        cached = self._parsed.get(command)
+        if cached is not None and cached[0] == payload:
+            return cached[1]
+        message = parse_message(datagram)
+        if message is not None:
+            self._parsed[command] = (payload, message)
+        return message
+
     def _handle(self, command: int, message: Message, changes: dict[str, Any]) -> None:
         match command, message:
             case Command.HEADING, _:
-                self._send(HeadingResponse(0), Command.HEADING_RESPONSE)
+                self._send_fixed(HeadingResponse(0), Command.HEADING_RESPONSE)
                 self._last_heading = self._loop.time()
                 if not self._state.logged_in and not self._state.auth_failed:
                     # The charger still counts us as its client: answering its
@@ -462,12 +486,12 @@ class Charger:
                     changes["logged_in"] = True
                     self.refresh()
             case Command.STATUS, Status():
-                self._send(StatusAck(1), Command.STATUS_ACK)
+                self._send_fixed(StatusAck(1), Command.STATUS_ACK)
                 changes["status"] = message
             case Command.STATUS_RESPONSE, Status():
                 changes["status"] = message
             case Command.CHARGING_STATUS, ChargingStatus():
-                self._send(ChargingStatusAck(0), Command.CHARGING_STATUS_ACK)
+                self._send_fixed(ChargingStatusAck(0), Command.CHARGING_STATUS_ACK)
                 changes["session"] = message
             case Command.CHARGING_STATUS_RESPONSE, ChargingStatus():
                 changes["session"] = message
@@ -531,9 +555,14 @@ class Charger:
                     future.set_exception(error)
 
     def _update(self, **changes: Any) -> None:
-        new = replace(self._state, **changes)
-        if new == self._state:
+        state = self._state
+        # Most pushes repeat what is known; skip building a snapshot for them.
+        if all(
+            (current := getattr(state, name)) is value or current == value
+            for name, value in changes.items()
+        ):
             return
+        new = replace(state, **changes)
         self._state = new
         for listener in tuple(self._listeners):
             try:
@@ -551,6 +580,18 @@ class Charger:
             to_datagram(message, command, self.serial, self._password), address
         )
 
+    def _send_fixed(self, message: Message, command: int) -> None:
+        """Send a message that never changes (acks), encoded once."""
+        address = self.address
+        if address is None:
+            raise ChargerNotReachableError(f"address of charger {self.serial} unknown")
+        data = self._encoded.get(command)
+        if data is None:
+            data = self._encoded[command] = to_datagram(
+                message, command, self.serial, self._password
+            ).encode()
+        self._listener.send_bytes(data, address)
+
     def _expect(self, *commands: int) -> asyncio.Future[Datagram]:
         future: asyncio.Future[Datagram] = self._loop.create_future()
         for command in commands:
@@ -558,6 +599,7 @@ class Charger:
         return future
 
     def _forget(self, future: asyncio.Future[Datagram]) -> None:
+        self._reply_filters.pop(future, None)
         for command, futures in list(self._pending.items()):
             if future in futures:
                 futures.remove(future)
@@ -565,14 +607,24 @@ class Charger:
                 del self._pending[command]
 
     async def _request(
-        self, message: Message, command: int, reply: int | None = None
+        self,
+        message: Message,
+        command: int,
+        reply: int | None = None,
+        *,
+        accepts: ReplyFilter | None = None,
     ) -> Datagram:
-        """Send and wait for the reply (``command`` - 0x8000 unless given)."""
+        """Send and wait for the reply (``command`` - 0x8000 unless given).
+
+        Replies carry no request id; ``accepts`` tells this request's reply
+        from a late one to an earlier request with the same reply id.
+        """
         reply = command & 0x7FFF if reply is None else reply
-        # Replies carry no sequence number, so one request per reply id at a time.
         lock = self._request_locks.setdefault(reply, asyncio.Lock())
         async with lock:
             answer = self._expect(reply)
+            if accepts is not None:
+                self._reply_filters[answer] = accepts
             try:
                 self._send(message, command)
                 async with asyncio.timeout(self.timings.request_timeout):
@@ -689,15 +741,21 @@ class Charger:
     async def set_max_current(self, amps: int) -> int:
         """Store the charger's configured maximum current, verified by reading back."""
         self._check_current(amps)
-        await self._request(OutputCurrent.set(amps), Command.OUTPUT_CURRENT)
-        reply = await self._request(OutputCurrent.get(), Command.OUTPUT_CURRENT)
+        await self._request(
+            OutputCurrent.set(amps), Command.OUTPUT_CURRENT, accepts=_echoes(Action.SET)
+        )
+        reply = await self._request(
+            OutputCurrent.get(), Command.OUTPUT_CURRENT, accepts=_echoes(Action.GET)
+        )
         stored = OutputCurrent.parse(reply.payload).value
         if stored != amps:
             raise CommandRejectedError(f"charger kept {stored} A instead of {amps} A")
         return stored
 
     async def _set_byte(self, request: ByteSetting) -> None:
-        reply = await self._request(request, request.REQUEST)
+        reply = await self._request(
+            request, request.REQUEST, accepts=_echoes(request.action)
+        )
         echoed = type(request).parse(reply.payload).value
         if echoed != request.value:
             raise CommandRejectedError(
@@ -723,26 +781,39 @@ class Charger:
             raise InvalidValueError(
                 f"name must be 1 to {const.NICKNAME_MAX_LENGTH} ASCII characters"
             )
-        reply = await self._request(Nickname(Action.SET, name), Command.NICKNAME)
+        reply = await self._request(
+            Nickname(Action.SET, name), Command.NICKNAME, accepts=_echoes(Action.SET)
+        )
         if Nickname.parse(reply.payload).name != name:
             raise CommandRejectedError("charger kept its previous name")
 
     async def read_nickname(self) -> str:
         """Ask the charger for its name."""
-        reply = await self._request(Nickname.get(), Command.NICKNAME)
+        reply = await self._request(
+            Nickname.get(), Command.NICKNAME, accepts=_echoes(Action.GET)
+        )
         return Nickname.parse(reply.payload).name
 
     async def set_lcd_brightness(self, level: int) -> None:
         """Set the display brightness, 0-100."""
         if not 0 <= level <= MAX_BRIGHTNESS:
             raise InvalidValueError("brightness must be 0 to 100")
-        reply = await self._request(LcdBrightness.set(level), Command.LCD_BRIGHTNESS)
+        request = LcdBrightness.set(level)
+        reply = await self._request(
+            request,
+            Command.LCD_BRIGHTNESS,
+            accepts=lambda datagram: datagram.payload[1:2] == bytes((request.mode,)),
+        )
         if LcdBrightness.parse(reply.payload).level != level:
             raise CommandRejectedError("charger kept its previous brightness")
 
     async def sync_clock(self) -> datetime | None:
         """Set the charger clock to now; returns the time it echoed."""
         now = datetime_to_em(datetime.now(UTC), self._time_zone)
-        reply = await self._request(SystemTime(Action.SET, now), Command.SYSTEM_TIME)
+        reply = await self._request(
+            SystemTime(Action.SET, now),
+            Command.SYSTEM_TIME,
+            accepts=_echoes(Action.SET),
+        )
         echoed = SystemTime.parse(reply.payload).time
         return None if echoed is None else self.em_to_datetime(echoed)

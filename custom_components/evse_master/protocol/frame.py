@@ -114,11 +114,12 @@ def decode_datagram(data: bytes) -> Datagram:
 
 def split_packet(data: bytes) -> Iterator[Datagram]:
     """Yield every valid datagram in a UDP packet; log and skip the rest."""
-    datagrams, rest, errors = _split(data, stop_on_error=False)
-    for error in errors:
-        _LOGGER.debug("Dropping malformed bytes: %s", error)
-    if rest:
-        _LOGGER.debug("Dropping %d trailing bytes", len(rest))
+    datagrams, rest, errors = _split(bytes(data), stop_on_error=False)
+    if errors or rest:
+        for error in errors:
+            _LOGGER.debug("Dropping malformed bytes: %s", error)
+        if rest:
+            _LOGGER.debug("Dropping %d trailing bytes", len(rest))
     yield from datagrams
 
 
@@ -127,42 +128,43 @@ def _split(
 ) -> tuple[list[Datagram], bytes, list[str]]:
     datagrams: list[Datagram] = []
     errors: list[str] = []
-    view = memoryview(data)
+    size = len(data)
     offset = 0
-    while len(data) - offset >= OVERHEAD:
-        if view[offset : offset + 2] != HEADER:
+    while size - offset >= OVERHEAD:
+        if data[offset] != HEADER[0] or data[offset + 1] != HEADER[1]:
             errors.append(f"bad header at offset {offset}")
             break
-        length = int.from_bytes(view[offset + 2 : offset + 4], "big")
-        if length < OVERHEAD or offset + length > len(data):
+        length = (data[offset + 2] << 8) | data[offset + 3]
+        if length < OVERHEAD or offset + length > size:
             errors.append(f"bad length {length} at offset {offset}")
             break
         end = offset + length
-        if view[end - 2 : end] != TAIL:
+        body_end = end - 4
+        if data[end - 2] != TAIL[0] or data[end - 1] != TAIL[1]:
             errors.append(f"bad tail at offset {offset}")
+        elif not _checksum_matches(
+            data[offset:body_end], (data[body_end] << 8) | data[body_end + 1]
+        ):
+            errors.append(f"bad checksum at offset {offset}")
         else:
-            stored = int.from_bytes(view[end - 4 : end - 2], "big")
-            if not _checksum_matches(view[offset : end - 4], stored):
-                errors.append(f"bad checksum at offset {offset}")
-            else:
-                _, _, key_type, serial, password, command = _PREFIX.unpack_from(
-                    data, offset
+            _, _, key_type, serial, password, command = _PREFIX.unpack_from(
+                data, offset
+            )
+            datagrams.append(
+                Datagram(
+                    serial=serial.hex(),
+                    command=command,
+                    payload=data[offset + PAYLOAD_OFFSET : body_end],
+                    password=password,
+                    key_type=key_type,
                 )
-                datagrams.append(
-                    Datagram(
-                        serial=serial.hex(),
-                        command=command,
-                        payload=bytes(view[offset + PAYLOAD_OFFSET : end - 4]),
-                        password=password,
-                        key_type=key_type,
-                    )
-                )
+            )
         if errors and stop_on_error:
             break
         offset = end
-    if 0 < len(data) - offset < OVERHEAD and not errors:
-        errors.append(f"{len(data) - offset} bytes too short for a datagram")
-    return datagrams, bytes(view[offset:]), errors
+    if 0 < size - offset < OVERHEAD and not errors:
+        errors.append(f"{size - offset} bytes too short for a datagram")
+    return datagrams, data[offset:] if offset < size else b"", errors
 
 
 SECRET_PAYLOAD_COMMANDS = frozenset({0x010A, 0x810A, 0x0109, 0x8109, 0x8102, 0x0102})

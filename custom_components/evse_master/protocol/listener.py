@@ -143,10 +143,13 @@ class ChargerListener(asyncio.DatagramProtocol):
 
     def send(self, datagram: Datagram, address: Address) -> None:
         """Send one datagram; silently dropped when the socket is closed."""
+        self.send_bytes(datagram.encode(), address)
+
+    def send_bytes(self, data: bytes, address: Address) -> None:
+        """Send encoded datagrams; silently dropped when the socket is closed."""
         if self._transport is None:
             _LOGGER.debug("Not sending to %s: listener closed", address)
             return
-        data = datagram.encode()
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("-> %s:%d %s", *address, redact_for_log(data))
         self._transport.sendto(data, address)
