@@ -8,6 +8,7 @@ chargers nobody has configured into discovery flows.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from ipaddress import IPv4Network
 from typing import Any
 
 from homeassistant.components import network
@@ -81,10 +82,24 @@ def async_get_hub(hass: HomeAssistant) -> EvseMasterHub:
 
 
 async def async_get_probe_targets(hass: HomeAssistant) -> list[Address]:
-    """Broadcast addresses of the enabled interfaces, on the charger port."""
-    addresses = await network.async_get_ipv4_broadcast_addresses(hass)
+    """Subnet broadcast address of each enabled IPv4 adapter, on the charger port.
+
+    The limited broadcast 255.255.255.255 is left out on purpose: it leaves
+    through the default route only, and it would ignore the user's choice of
+    network adapters in Home Assistant.
+    """
     port = protocol_const.CHARGER_FALLBACK_PORT
-    return [(str(address), port) for address in sorted(addresses, key=str)]
+    targets: set[str] = set()
+    for adapter in await network.async_get_adapters(hass):
+        if not adapter["enabled"]:
+            continue
+        for ipv4 in adapter["ipv4"]:
+            subnet = IPv4Network(
+                f"{ipv4['address']}/{ipv4['network_prefix']}", strict=False
+            )
+            if subnet.prefixlen < 32:
+                targets.add(str(subnet.broadcast_address))
+    return [(address, port) for address in sorted(targets)]
 
 
 def entry_address(data: Mapping[str, Any]) -> Address | None:

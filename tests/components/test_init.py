@@ -9,7 +9,6 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -264,12 +263,30 @@ async def test_home_assistant_stop_closes_everything(
     assert not hass.data[DATA_HUB].shared.listener.is_open
 
 
-async def test_probe_targets_use_broadcast_addresses(hass: HomeAssistant) -> None:
-    """The probe goes to each interface broadcast address on the charger port."""
-    await async_setup_component(hass, "network", {})
-    targets = await async_get_probe_targets(hass)
-    assert targets
-    assert all(port == 7248 for _, port in targets)
+async def test_probe_targets_are_enabled_subnets(hass: HomeAssistant) -> None:
+    """The probe goes to each enabled adapter's subnet, never 255.255.255.255."""
+    adapters = [
+        {
+            "name": "eth0",
+            "enabled": True,
+            "ipv4": [{"address": "192.168.1.20", "network_prefix": 24}],
+        },
+        {
+            "name": "wlan0",
+            "enabled": False,
+            "ipv4": [{"address": "10.1.2.3", "network_prefix": 16}],
+        },
+        {
+            "name": "tun0",
+            "enabled": True,
+            "ipv4": [{"address": "10.8.0.2", "network_prefix": 32}],
+        },
+    ]
+    with patch(
+        "homeassistant.components.network.async_get_adapters", return_value=adapters
+    ):
+        targets = await async_get_probe_targets(hass)
+    assert targets == [("192.168.1.255", 7248)]
 
 
 def test_entry_address() -> None:
