@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
+from dataclasses import astuple
 from unittest.mock import PropertyMock, patch
 
-from homeassistant.const import CONF_HOST, CONF_PASSWORD
+from homeassistant.const import CONF_HOST, CONF_PASSWORD, Platform
 from homeassistant.core import HomeAssistant
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.evse_master import const
+from custom_components.evse_master import PLATFORMS, const
 from custom_components.evse_master.const import (
     CONF_BRAND,
     CONF_MAX_CURRENT,
@@ -21,7 +22,7 @@ from custom_components.evse_master.const import (
     DOMAIN,
 )
 from custom_components.evse_master.protocol import const as protocol_const
-from custom_components.evse_master.protocol.charger import ChargerTimings
+from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.listener import Address
 from custom_components.evse_master.protocol.simulator import (
     MODELS,
@@ -153,6 +154,49 @@ async def init_integration(
     yield mock_config_entry
     await hass.config_entries.async_unload(mock_config_entry.entry_id)
     await hass.async_block_till_done()
+
+
+@pytest.fixture
+def platforms() -> list[Platform]:
+    """Platforms to load; platform tests override it with their own."""
+    return list(PLATFORMS)
+
+
+@pytest.fixture
+def charger_timings() -> ChargerTimings:
+    """Timings of the entry's charger; some tests parametrize it."""
+    return FAST_CHARGER
+
+
+@pytest.fixture(autouse=True)
+def only_platforms(
+    listen_port: int, platforms: list[Platform], charger_timings: ChargerTimings
+) -> Generator[None]:
+    """Load ``platforms`` with ``charger_timings`` (setup and unload read both)."""
+    with (
+        patch("custom_components.evse_master.PLATFORMS", platforms),
+        patch.object(const, "CHARGER_TIMINGS", charger_timings),
+    ):
+        yield
+
+
+def everything_read(state: ChargerState) -> bool:
+    """Whether login, status, session, version and every setting arrived."""
+    return (
+        state.logged_in
+        and None not in (state.status, state.session, state.version)
+        and None not in astuple(state.settings)
+    )
+
+
+@pytest.fixture
+async def loaded(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> MockConfigEntry:
+    """The set-up entry once everything the charger reports has arrived."""
+    await wait_for_charger(init_integration.runtime_data.charger, everything_read)
+    await hass.async_block_till_done()
+    return init_integration
 
 
 @pytest.fixture

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from unittest.mock import patch
-
 from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import (
     ATTR_ENTITY_ID,
@@ -24,10 +21,9 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.evse_master.protocol.charger import ChargerState
 from custom_components.evse_master.protocol.enums import Fault
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import wait_for_charger, wait_for_value
+from tests.helpers import wait_for_value
 
 from .conftest import SERIAL
 
@@ -42,27 +38,6 @@ SWITCH = "switch.besen_bs20_charging"
 def platforms() -> list[Platform]:
     """Platforms to load; tests that also switch parametrize this."""
     return [Platform.BINARY_SENSOR]
-
-
-@pytest.fixture(autouse=True)
-def only_platforms(platforms: list[Platform]) -> Generator[None]:
-    """Load only ``platforms`` (setup and unload both read the patched list)."""
-    with patch("custom_components.evse_master.PLATFORMS", platforms):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    return state.logged_in and None not in (state.status, state.session, state.version)
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once status, session and version are in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
 
 
 def state_of(hass: HomeAssistant, entity_id: str) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import replace
-from unittest.mock import patch
 
 from homeassistant.components.number.const import (
     ATTR_MAX,
@@ -34,13 +32,11 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.evse_master import const
 from custom_components.evse_master.const import CONF_MAX_CURRENT, DOMAIN
-from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.enums import Action, Command
 from custom_components.evse_master.protocol.messages import OutputCurrent
 from custom_components.evse_master.protocol.simulator import MODELS, SimulatedCharger
-from tests.helpers import wait_for_charger, wait_for_state, wait_for_value
+from tests.helpers import wait_for_state, wait_for_value
 
 from .conftest import FAST_CHARGER, SERIAL, entry_data
 
@@ -51,42 +47,6 @@ SHORT_TIMEOUT = replace(FAST_CHARGER, request_timeout=0.3)
 def platforms() -> list[Platform]:
     """Platforms to load; the mid-session tests parametrize this."""
     return [Platform.NUMBER]
-
-
-@pytest.fixture
-def charger_timings() -> ChargerTimings:
-    """Timings the entry's charger gets at setup; parametrized by some tests."""
-    return FAST_CHARGER
-
-
-@pytest.fixture(autouse=True)
-def only_platforms(
-    listen_port: int, platforms: list[Platform], charger_timings: ChargerTimings
-) -> Generator[None]:
-    """Load only ``platforms``, with ``charger_timings`` (both read at setup)."""
-    with (
-        patch("custom_components.evse_master.PLATFORMS", platforms),
-        patch.object(const, "CHARGER_TIMINGS", charger_timings),
-    ):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    return (
-        state.logged_in
-        and None not in (state.status, state.session, state.version)
-        and None not in (state.settings.max_current, state.settings.lcd_brightness)
-    )
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once status, session, version and settings are in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
 
 
 def entity_id(hass: HomeAssistant, key: str, domain: str = Platform.NUMBER) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import replace
-from unittest.mock import patch
 
 from homeassistant.components.select import (
     ATTR_OPTION,
@@ -25,12 +23,10 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.evse_master import const
 from custom_components.evse_master.const import DOMAIN, SETTINGS_REFRESH_INTERVAL
-from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.enums import Command
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import wait_for_charger, wait_for_state, wait_for_value
+from tests.helpers import wait_for_state, wait_for_value
 
 from .conftest import FAST_CHARGER, SERIAL
 
@@ -49,41 +45,9 @@ LANGUAGES = [
 
 
 @pytest.fixture
-def charger_timings() -> ChargerTimings:
-    """Timings the entry's charger gets at setup; parametrized by some tests."""
-    return FAST_CHARGER
-
-
-@pytest.fixture(autouse=True)
-def only_platforms(
-    listen_port: int, charger_timings: ChargerTimings
-) -> Generator[None]:
-    """Load only the select platform, with ``charger_timings``."""
-    with (
-        patch("custom_components.evse_master.PLATFORMS", [Platform.SELECT]),
-        patch.object(const, "CHARGER_TIMINGS", charger_timings),
-    ):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    settings = state.settings
-    return (
-        state.logged_in
-        and None not in (state.status, state.version)
-        and None not in (settings.language, settings.temperature_unit)
-        and settings.start_mode is not None
-    )
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once the settings are in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
+def platforms() -> list[Platform]:
+    """Load only the select platform."""
+    return [Platform.SELECT]
 
 
 def entity_id(hass: HomeAssistant, key: str) -> str:

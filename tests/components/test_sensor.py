@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from datetime import datetime, timedelta
-from unittest.mock import patch
 
 from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import (
@@ -25,10 +23,9 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN
-from custom_components.evse_master.protocol.charger import ChargerState
 from custom_components.evse_master.protocol.enums import Fault
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import wait_for_charger, wait_for_state, wait_for_value
+from tests.helpers import wait_for_state, wait_for_value
 
 from .conftest import SERIAL
 
@@ -39,36 +36,6 @@ THREE_PHASE_KEYS = ("voltage_l2", "voltage_l3", "current_l2", "current_l3")
 def platforms() -> list[Platform]:
     """Platforms to load; tests that also switch parametrize this."""
     return [Platform.SENSOR]
-
-
-@pytest.fixture(autouse=True)
-def only_platforms(platforms: list[Platform]) -> Generator[None]:
-    """Load only ``platforms`` (setup and unload both read the patched list)."""
-    with patch("custom_components.evse_master.PLATFORMS", platforms):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    settings = state.settings
-    return (
-        state.logged_in
-        and state.status is not None
-        and state.session is not None
-        and state.version is not None
-        and None not in (settings.max_current, settings.nickname, settings.language)
-        and None not in (settings.temperature_unit, settings.start_mode)
-        and settings.lcd_brightness is not None
-    )
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once every first reply (session, version, settings) is in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
 
 
 def entity_id(hass: HomeAssistant, key: str, domain: str = Platform.SENSOR) -> str:

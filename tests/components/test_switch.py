@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
 from dataclasses import replace
-from unittest.mock import patch
 
 from homeassistant.components.number.const import (
     ATTR_VALUE,
@@ -33,9 +31,7 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.evse_master import const
 from custom_components.evse_master.const import DOMAIN
-from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.enums import ChargeStartError, Command
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_charger, wait_for_value
@@ -52,42 +48,6 @@ RATE_LIMITED = replace(FAST_CHARGER, min_restart_interval=600.0)
 def platforms() -> list[Platform]:
     """Platforms to load; tests that also set the current parametrize this."""
     return [Platform.SWITCH]
-
-
-@pytest.fixture
-def charger_timings() -> ChargerTimings:
-    """Timings the entry's charger gets at setup; parametrized by some tests."""
-    return FAST_CHARGER
-
-
-@pytest.fixture(autouse=True)
-def only_platforms(
-    listen_port: int, platforms: list[Platform], charger_timings: ChargerTimings
-) -> Generator[None]:
-    """Load only ``platforms``, with ``charger_timings`` (both read at setup)."""
-    with (
-        patch("custom_components.evse_master.PLATFORMS", platforms),
-        patch.object(const, "CHARGER_TIMINGS", charger_timings),
-    ):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    return (
-        state.logged_in
-        and None not in (state.status, state.session, state.version)
-        and state.settings.max_current is not None
-    )
-
-
-@pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once status, session, version and current are in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
 
 
 def state_of(hass: HomeAssistant, entity_id: str = SWITCH) -> str:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Generator
-from unittest.mock import patch
-
 from homeassistant.components.text.const import (
     ATTR_MAX,
     ATTR_MIN,
@@ -26,37 +23,17 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN
-from custom_components.evse_master.protocol.charger import ChargerState
 from custom_components.evse_master.protocol.enums import Command
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import wait_for_charger, wait_for_value
+from tests.helpers import wait_for_value
 
 NICKNAME = "text.besen_bs20_nickname"
 
 
-@pytest.fixture(autouse=True)
-def only_text() -> Generator[None]:
-    """Load only the text platform (setup and unload both read the list)."""
-    with patch("custom_components.evse_master.PLATFORMS", [Platform.TEXT]):
-        yield
-
-
-def _everything_read(state: ChargerState) -> bool:
-    return (
-        state.logged_in
-        and None not in (state.status, state.version)
-        and state.settings.nickname is not None
-    )
-
-
 @pytest.fixture
-async def loaded(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> MockConfigEntry:
-    """The set-up entry once the nickname is in."""
-    await wait_for_charger(init_integration.runtime_data.charger, _everything_read)
-    await hass.async_block_till_done()
-    return init_integration
+def platforms() -> list[Platform]:
+    """Load only the text platform."""
+    return [Platform.TEXT]
 
 
 def state_of(hass: HomeAssistant) -> State:
