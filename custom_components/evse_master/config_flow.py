@@ -36,7 +36,7 @@ from .const import (
     LOGGER,
 )
 from .hub import async_get_hub, entry_address
-from .protocol.charger import Charger
+from .protocol.charger import Charger, ChargerState
 from .protocol.errors import (
     ChargerNotReachableError,
     EvseMasterError,
@@ -312,7 +312,7 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
         password: str,
         address: Address | None,
         errors: dict[str, str],
-    ) -> tuple[Any, str] | None:
+    ) -> tuple[ChargerState, str] | None:
         """Really log in to the charger; returns its state and nickname."""
         try:
             password_field(password)

@@ -76,6 +76,8 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
     def _on_charger_state(self, state: ChargerState) -> None:
         previous = self.data
         self._remember_charger(previous, state)
+        if state.info != previous.info or state.version != previous.version:
+            self._update_device(state)
         if state.auth_failed:
             self._start_reauth()
         if state.logged_in:
@@ -117,7 +119,9 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
 
     @callback
     def _remember_charger(self, previous: ChargerState, state: ChargerState) -> None:
-        """Store what setup needs next time (address, model) and refresh the device."""
+        """Store what setup needs next time: the address and the model."""
+        if state.address == previous.address and state.info == previous.info:
+            return
         entry = self.config_entry
         data = dict(entry.data)
         if state.address is not None:
@@ -129,12 +133,6 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
             data[CONF_MAX_CURRENT] = state.max_current
         if data != entry.data:
             self.hass.config_entries.async_update_entry(entry, data=data)
-        if (
-            state.info != previous.info
-            or state.version != previous.version
-            or state.settings.nickname != previous.settings.nickname
-        ):
-            self._update_device(state)
 
     @callback
     def _update_device(self, state: ChargerState) -> None:

@@ -265,10 +265,11 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
 
 
 def is_three_phase(coordinator: EvseMasterCoordinator) -> bool:
-    """Whether the charger drives three phases (known from login or entry data)."""
-    info = coordinator.data.info
-    if info is not None:
-        return info.three_phase
+    """Whether the charger drives three phases.
+
+    Platforms are set up before the first login, so this comes from the entry,
+    which the coordinator keeps in step with the charger's login info.
+    """
     return coordinator.config_entry.data.get(CONF_PHASES) == 3
 
 

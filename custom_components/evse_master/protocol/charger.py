@@ -572,19 +572,20 @@ class Charger:
 
     # --- sending ------------------------------------------------------------------
 
-    def _send(self, message: Message, command: int) -> None:
-        address = self.address
-        if address is None:
+    def _require_address(self) -> Address:
+        if (address := self.address) is None:
             raise ChargerNotReachableError(f"address of charger {self.serial} unknown")
+        return address
+
+    def _send(self, message: Message, command: int) -> None:
         self._listener.send(
-            to_datagram(message, command, self.serial, self._password), address
+            to_datagram(message, command, self.serial, self._password),
+            self._require_address(),
         )
 
     def _send_fixed(self, message: Message, command: int) -> None:
         """Send a message that never changes (acks), encoded once."""
-        address = self.address
-        if address is None:
-            raise ChargerNotReachableError(f"address of charger {self.serial} unknown")
+        address = self._require_address()
         data = self._encoded.get(command)
         if data is None:
             data = self._encoded[command] = to_datagram(
@@ -638,8 +639,7 @@ class Charger:
         """Ask for status, session, settings and version (replies update state)."""
         if self.address is None:
             return
-        self._send(StatusRequest(), Command.STATUS_REQUEST)
-        self._send(ChargingStatusRequest(0), Command.CHARGING_STATUS_REQUEST)
+        self.refresh_status()
         for request in (
             OutputCurrent.get(),
             LanguageSetting.get(),
