@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from unittest.mock import patch
 
@@ -28,8 +29,10 @@ from custom_components.evse_master.hub import (
     async_get_probe_targets,
     entry_address,
 )
+from custom_components.evse_master.protocol.enums import Command
+from custom_components.evse_master.protocol.frame import split_packet
 from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import PhoneApp, wait_for_charger, wait_for_value
+from tests.helpers import WAIT, PhoneApp, wait_for_charger, wait_for_value
 
 from .conftest import entry_data
 
@@ -205,22 +208,46 @@ async def test_charger_moves_to_new_address(
 async def test_watchdog_retries_pinned_address(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
-    """With a pinned IP, the watchdog retries the login while disconnected."""
+    """With a pinned IP, the watchdog retries the login while disconnected.
+
+    The pinned address holds a silent socket that records what arrives.
+    """
+    loop = asyncio.get_running_loop()
+    logins: asyncio.Queue[bytes] = asyncio.Queue()
+
+    class SilentCharger(asyncio.DatagramProtocol):
+        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+            for datagram in split_packet(data):
+                if datagram.command == Command.REQUEST_LOGIN:
+                    logins.put_nowait(data)
+
+    transport, _ = await loop.create_datagram_endpoint(
+        SilentCharger, local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=simulator.serial,
-        data=entry_data(simulator, static_host="127.0.0.1"),
+        data=entry_data(simulator, port=port, static_host="127.0.0.1"),
     )
     simulator.go_silent()
     entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
-    charger = entry.runtime_data.charger
-    with patch.object(charger, "login_if_allowed") as login:
+    try:
+        await hass.config_entries.async_setup(entry.entry_id)
+        charger = entry.runtime_data.charger
+        async with asyncio.timeout(WAIT):
+            await logins.get()  # the immediate login at setup
+            # Let that attempt time out; a retry while it runs would be skipped.
+            login = charger._login_task
+            assert login is not None
+            await login
+        assert state_of(hass) == STATE_UNAVAILABLE
         async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
-        await hass.async_block_till_done()
-    login.assert_called_once_with()
-    assert state_of(hass) == STATE_UNAVAILABLE
-    assert await hass.config_entries.async_unload(entry.entry_id)
+        async with asyncio.timeout(WAIT):
+            await logins.get()  # the watchdog's retry
+        assert await hass.config_entries.async_unload(entry.entry_id)
+    finally:
+        transport.close()
 
 
 async def test_watchdog_keeps_single_reauth(
