@@ -32,17 +32,13 @@ from pytest_homeassistant_custom_component.common import (
 
 from custom_components.evse_master import const
 from custom_components.evse_master.const import (
-    CONF_BRAND,
-    CONF_MAX_CURRENT,
-    CONF_MODEL,
-    CONF_PHASES,
     CONF_PORT,
     CONF_SERIAL,
     DOMAIN,
 )
 from custom_components.evse_master.protocol import const as protocol_const
 from custom_components.evse_master.protocol.charger import ChargerTimings
-from custom_components.evse_master.protocol.simulator import (
+from tests.simulator import (
     SimulatedCharger,
     SimulatorTimings,
 )
@@ -103,10 +99,6 @@ def _entry(sim: SimulatedCharger) -> MockConfigEntry:
             CONF_PASSWORD: PASSWORD,
             CONF_HOST: sim.address[0],
             CONF_PORT: sim.address[1],
-            CONF_BRAND: "BESEN",
-            CONF_MODEL: "BS20",
-            CONF_PHASES: 1,
-            CONF_MAX_CURRENT: 32,
         },
     )
 

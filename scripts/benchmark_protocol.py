@@ -44,7 +44,7 @@ from custom_components.evse_master.protocol.listener import (
     ChargerListener,
 )
 from custom_components.evse_master.protocol.messages import Status
-from custom_components.evse_master.protocol.simulator import (
+from tests.simulator import (
     SimulatedCharger,
     SimulatorTimings,
 )

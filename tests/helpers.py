@@ -22,7 +22,7 @@ from custom_components.evse_master.protocol.frame import (
     password_field,
     split_packet,
 )
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from tests.simulator import SimulatedCharger
 
 WAIT = 5.0
 """Upper bound for anything that should happen within milliseconds."""
@@ -65,6 +65,19 @@ async def wait_for_state(
         ) from None
     finally:
         unsubscribe()
+
+
+def capture_writes(hass: HomeAssistant, entity_id: str) -> list[State]:
+    """Every state written for ``entity_id`` from now on (until the test ends)."""
+    writes: list[State] = []
+
+    @callback
+    def on_change(event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) is not None:
+            writes.append(state)
+
+    async_track_state_change_event(hass, [entity_id], on_change)
+    return writes
 
 
 async def wait_for_value(

@@ -22,6 +22,7 @@ from homeassistant.helpers.entity import EntityDescription
 import pytest
 
 from custom_components.evse_master import select as select_platform
+from custom_components.evse_master.protocol.errors import Refusal
 
 PACKAGE = "custom_components.evse_master"
 COMPONENT = Path(__file__).resolve().parent.parent / "custom_components" / "evse_master"
@@ -244,6 +245,9 @@ class _Resolver:
                 return self.strings(mapping) | self.strings(default)
             case ast.Name(id=name):
                 return self.name(name)
+            case ast.Attribute(attr="reason"):
+                # InvalidValueError.reason: every refusal the protocol names.
+                return {str(refusal) for refusal in Refusal}
         raise AssertionError(
             f"{self.module}.py:{self.line}: cannot resolve {ast.unparse(node)!r} "
             "to translation keys; extend tests/test_translations.py"

@@ -2,29 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from homeassistant.const import CONF_PASSWORD, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
-from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.event import async_track_time_interval
+from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 
 from . import const
-from .const import (
-    CONF_SERIAL,
-    DOMAIN,
-    SETTINGS_REFRESH_INTERVAL,
-)
+from .const import CONF_SERIAL, CONF_STATIC_HOST, DOMAIN, LOGGER
 from .coordinator import (
     EvseMasterConfigEntry,
     EvseMasterCoordinator,
     EvseMasterRuntimeData,
 )
+from .entity import device_info
 from .hub import async_get_hub, entry_address
 from .protocol.charger import Charger
-from .protocol.errors import PortInUseError
+from .protocol.errors import (
+    ChargerNotReachableError,
+    CommandRejectedError,
+    InvalidPasswordError,
+    PortInUseError,
+)
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -36,13 +35,15 @@ PLATFORMS: list[Platform] = [
 ]
 
 PORT_IN_USE_ISSUE = "port_in_use"
+_OBSOLETE_DATA = ("brand", "model", "phases", "max_current")
+"""Entry data of version 1.1, now read from the charger at every setup."""
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -> bool:
-    """Join the shared listener and start the charger session in the background."""
+    """Log in to the charger (bounded), then create its device and entities."""
     hub = async_get_hub(hass)
     try:
-        listener = await hub.shared.acquire()
+        listener = await hub.async_acquire()
     except PortInUseError as err:
         ir.async_create_issue(
             hass,
@@ -66,10 +67,34 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
         entry.data[CONF_SERIAL],
         entry.data[CONF_PASSWORD],
         address=entry_address(entry.data),
+        pinned=bool(entry.data.get(CONF_STATIC_HOST)),
         time_zone=dt_util.get_default_time_zone(),
         timings=const.CHARGER_TIMINGS,
     )
-    entry.async_on_unload(charger.close)
+    entry.async_on_unload(charger.shutdown)
+    try:
+        await charger.connect(const.SETUP_TIMEOUT)
+    except InvalidPasswordError as err:
+        raise ConfigEntryAuthFailed(
+            translation_domain=DOMAIN,
+            translation_key="authentication_failed",
+            translation_placeholders={"serial": charger.serial},
+        ) from err
+    except (ChargerNotReachableError, CommandRejectedError) as err:
+        # Keep listening: its next announcement retries the setup at once.
+        hub.hold_while_retrying(entry)
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="no_answer",
+            translation_placeholders={"serial": charger.serial},
+        ) from err
+
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id, **device_info(charger.state, entry.title)
+    )
+    coordinator = EvseMasterCoordinator(hass, entry, charger, device.id)
+    coordinator.async_start()
+    entry.runtime_data = EvseMasterRuntimeData(charger=charger, coordinator=coordinator)
 
     @callback
     def shutdown(_event: Event) -> None:
@@ -78,25 +103,25 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, shutdown)
     )
-    coordinator = EvseMasterCoordinator(hass, entry, charger)
-    coordinator.async_start()
-    entry.runtime_data = EvseMasterRuntimeData(charger=charger, coordinator=coordinator)
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
-
-    @callback
-    def refresh_settings(_now: datetime) -> None:
-        # Catches changes made in the phone app; replies update the state.
-        if charger.state.logged_in:
-            charger.refresh()
-
-    entry.async_on_unload(
-        async_track_time_interval(hass, refresh_settings, SETTINGS_REFRESH_INTERVAL)
-    )
-    # Log in after the entities exist so the first data lands in them at once.
-    await charger.start()
     return True
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -> bool:
     """Unload platforms; the charger and listener are released by on-unload hooks."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)
+
+
+async def async_migrate_entry(
+    hass: HomeAssistant, entry: EvseMasterConfigEntry
+) -> bool:
+    """1.1 -> 1.2: drop what setup now reads from the charger itself."""
+    if entry.version > 1:
+        return False
+    if entry.minor_version < 2:
+        data = {
+            key: value for key, value in entry.data.items() if key not in _OBSOLETE_DATA
+        }
+        hass.config_entries.async_update_entry(entry, data=data, minor_version=2)
+        LOGGER.debug("Migrated entry %s to version 1.2", entry.entry_id)
+    return True

@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from homeassistant.components.binary_sensor import (
+from homeassistant.components.binary_sensor import (  # type: ignore[attr-defined,unused-ignore]
+    # Since 2026.x the device class lives in binary_sensor.const and the package
+    # re-exports it implicitly; 2026.2 has no const module. Both import it here.
     BinarySensorDeviceClass,
     BinarySensorEntity,
     BinarySensorEntityDescription,
@@ -14,17 +16,23 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import EvseMasterConfigEntry
-from .entity import EvseMasterEntity
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .protocol.charger import ChargerState
 
 PARALLEL_UPDATES = 0
 
 
+_STATUS = frozenset({"status"})
+
+
 @dataclass(frozen=True, kw_only=True)
-class EvseMasterBinarySensorDescription(BinarySensorEntityDescription):
+class EvseMasterBinarySensorDescription(
+    BinarySensorEntityDescription, EvseMasterEntityDescription
+):
     """A binary sensor and how to read it from the charger state."""
 
     is_on_fn: Callable[[ChargerState], bool | None]
+    reads: frozenset[str] | None = _STATUS
 
 
 BINARY_SENSORS: tuple[EvseMasterBinarySensorDescription, ...] = (

@@ -1,9 +1,14 @@
-"""Config flow: serial + password, discovery, reauth and reconfigure."""
+"""Config flow: serial + password, discovery, reauth and reconfigure.
+
+Every step that takes a password logs in with a charger client of its own;
+the running entry's session only believes answers to its own requests, so a
+failed check here never touches it.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 import contextlib
 import ipaddress
 from typing import Any
@@ -21,14 +26,11 @@ from homeassistant.helpers.selector import (
     TextSelectorType,
 )
 from homeassistant.util import dt as dt_util
-import voluptuous as vol
 
 from . import const
 from .const import (
     CONF_BRAND,
-    CONF_MAX_CURRENT,
     CONF_MODEL,
-    CONF_PHASES,
     CONF_PORT,
     CONF_SERIAL,
     CONF_STATIC_HOST,
@@ -45,26 +47,25 @@ from .protocol.errors import (
 )
 from .protocol.frame import normalize_serial, password_field
 from .protocol.listener import Address, DiscoveredCharger
+from .schema import vol
 
 PASSWORD_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
 
 
-class CannotConnect(Exception):
-    """Nothing was heard from the charger in time."""
-
-
 class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
     """Set up one charger per entry; the serial is the unique id."""
 
     VERSION = 1
+    MINOR_VERSION = 2
 
     def __init__(self) -> None:
         """Start with nothing discovered."""
         self._discovered: dict[str, DiscoveredCharger] = {}
-        self._first_discovery: asyncio.Future[None] | None = None
-        self._stop_discovery: list[Any] = []
+        self._heard: dict[str, asyncio.Future[DiscoveredCharger]] = {}
+        self._listening = False
+        self._stop_listening: list[Callable[[], None]] = []
         self._discovery_info: dict[str, Any] = {}
 
     # --- user -------------------------------------------------------------------
@@ -74,11 +75,12 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Ask for serial and password, offering chargers heard on the LAN."""
         errors: dict[str, str] = {}
+        try:
+            await self._async_listen()
+        except PortInUseError:
+            return self.async_abort(reason="port_in_use")
         if user_input is None:
-            try:
-                await self._async_discover()
-            except PortInUseError:
-                return self.async_abort(reason="port_in_use")
+            await self._async_wait_for_first(const.DISCOVERY_WAIT)
         else:
             try:
                 serial = normalize_serial(user_input[CONF_SERIAL])
@@ -87,7 +89,7 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
             else:
                 await self.async_set_unique_id(serial, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
-                found = self._discovered.get(serial)
+                found = await self._async_find(serial)
                 result = await self._async_login(
                     serial,
                     user_input[CONF_PASSWORD],
@@ -129,33 +131,53 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
             }
         )
 
-    async def _async_discover(self) -> None:
-        """Listen while the form is open; wait briefly for the first answer."""
+    async def _async_listen(self) -> None:
+        """Hear chargers while the flow lives (announcements, probe answers)."""
+        if self._listening:
+            return
         hub = async_get_hub(self.hass)
-        await hub.shared.acquire()
-        self._stop_discovery.append(hub.shared.release)
-        self._first_discovery = self.hass.loop.create_future()
-        self._stop_discovery.append(
+        await hub.async_acquire()
+        self._listening = True
+        self._stop_listening.append(hub.shared.release)
+        self._stop_listening.append(
             hub.shared.listener.subscribe_discovery(self._on_discovered)
         )
         await hub.async_probe()
+
+    async def _async_wait_for_first(self, seconds: float) -> None:
+        if self._discovered:
+            return
+        first = self._heard.setdefault("", self.hass.loop.create_future())
         with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(const.DISCOVERY_WAIT):
-                await asyncio.shield(self._first_discovery)
+            async with asyncio.timeout(seconds):
+                await asyncio.shield(first)
+
+    async def _async_find(self, serial: str) -> DiscoveredCharger | None:
+        """Where ``serial`` is: heard already, or heard after a probe."""
+        if (found := self._discovered.get(serial)) is not None:
+            return found
+        heard = self._heard.setdefault(serial, self.hass.loop.create_future())
+        await async_get_hub(self.hass).async_probe()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(const.CONNECT_WAIT):
+                return await asyncio.shield(heard)
+        return None
 
     @callback
     def _on_discovered(self, found: DiscoveredCharger) -> None:
         known = self._discovered.get(found.serial)
         if known is None or found.info is not None:
             self._discovered[found.serial] = found
-        if self._first_discovery is not None and not self._first_discovery.done():
-            self._first_discovery.set_result(None)
+        for key in (found.serial, ""):
+            waiter = self._heard.get(key)
+            if waiter is not None and not waiter.done():
+                waiter.set_result(found)
 
     @callback
     def async_remove(self) -> None:
         """Stop listening for chargers when the flow ends."""
-        while self._stop_discovery:
-            self._stop_discovery.pop()()
+        while self._stop_listening:
+            self._stop_listening.pop()()
 
     # --- integration discovery ---------------------------------------------------
 
@@ -269,10 +291,10 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
         self, data: Mapping[str, Any], errors: dict[str, str]
     ) -> bool:
         """Log in with changed entry data; fill ``errors`` when that fails."""
-        state = await self._async_try(
+        result = await self._async_try(
             data[CONF_SERIAL], data[CONF_PASSWORD], entry_address(data), errors
         )
-        return state is not None
+        return result is not None
 
     async def _async_login(
         self,
@@ -282,29 +304,33 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
         errors: dict[str, str],
     ) -> ConfigFlowResult | None:
         """Log in; create the entry on success, else fill ``errors``."""
+        if address is None:
+            errors["base"] = "cannot_connect"
+            return None
         result = await self._async_try(serial, password, address, errors)
         if result is None:
             return None
-        charger_state, nickname = result
-        info = charger_state.info
-        assert info is not None
-        title = f"{info.brand} {info.model}".strip() or serial
-        if nickname:
-            title = f"{title} ({nickname})"
-        host, port = charger_state.address or (None, None)
+        state, nickname = result
+        host, port = state.address or address
         return self.async_create_entry(
-            title=title,
+            title=self._title(state, nickname),
             data={
                 CONF_SERIAL: serial,
                 CONF_PASSWORD: password,
                 CONF_HOST: host,
                 CONF_PORT: port,
-                CONF_BRAND: info.brand,
-                CONF_MODEL: info.model,
-                CONF_PHASES: info.phases,
-                CONF_MAX_CURRENT: charger_state.max_current,
             },
         )
+
+    def _title(self, state: ChargerState, nickname: str) -> str:
+        """The nickname, else brand and model; unique among configured chargers."""
+        info = state.info
+        product = f"{info.brand} {info.model}".strip() if info else ""
+        title = nickname or product or f"EVSE {state.serial}"
+        taken = {entry.title for entry in self._async_current_entries()}
+        if title in taken:
+            title = f"{title} {state.serial[-4:]}"
+        return title
 
     async def _async_try(
         self,
@@ -316,12 +342,12 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
         """Really log in to the charger; returns its state and nickname."""
         try:
             password_field(password)
-        except (ValueError, UnicodeEncodeError):
+        except ValueError:
             errors[CONF_PASSWORD] = "invalid_password"
             return None
         hub = async_get_hub(self.hass)
         try:
-            listener = await hub.shared.acquire()
+            listener = await hub.async_acquire()
         except PortInUseError:
             errors["base"] = "port_in_use"
             return None
@@ -334,18 +360,13 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
             timings=const.CHARGER_TIMINGS,
         )
         try:
-            await charger.start(login=False)
-            if charger.address is None:
-                await hub.async_probe()
-                async with asyncio.timeout(const.CONNECT_WAIT):
-                    await charger.wait_until_heard()
-            await charger.login()
+            await charger.connect(const.CONNECT_WAIT)
             nickname = ""
             with contextlib.suppress(EvseMasterError):
                 nickname = await charger.read_nickname()
         except InvalidPasswordError:
             errors[CONF_PASSWORD] = "invalid_auth"
-        except (TimeoutError, ChargerNotReachableError):
+        except ChargerNotReachableError:
             errors["base"] = "cannot_connect"
         except Exception:
             LOGGER.exception("Unexpected error while connecting to %s", serial)

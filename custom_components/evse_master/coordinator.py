@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryAuthFailed
 from homeassistant.helpers import device_registry as dr
-from homeassistant.helpers.typing import UNDEFINED
+from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
-from .const import (
-    CONF_BRAND,
-    CONF_MAX_CURRENT,
-    CONF_MODEL,
-    CONF_PHASES,
-    CONF_PORT,
-    CONF_STATIC_HOST,
-    DOMAIN,
-    LOGGER,
-    WATCHDOG_INTERVAL,
-)
+from .const import CONF_PORT, DOMAIN, LOGGER, SETTINGS_REFRESH_INTERVAL
+from .entity import device_info
 from .protocol.charger import Charger, ChargerState
+
+_STATE_FIELDS: Final = tuple(field.name for field in fields(ChargerState))
+ALL_FIELDS: Final = frozenset(_STATE_FIELDS)
+"""What :attr:`EvseMasterCoordinator.changed` holds when everything may differ."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -38,113 +34,131 @@ type EvseMasterConfigEntry = ConfigEntry[EvseMasterRuntimeData]
 
 
 class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
-    """Publishes the charger's pushed snapshots; the interval is a watchdog.
+    """Publishes the charger's pushed snapshots to its entities.
 
-    Data is the latest :class:`ChargerState`. Entities are available while the
-    charger session is up: the watchdog (and every push that reports the
-    session lost) marks them unavailable, logged once; the next push after a
-    re-login brings them back.
+    There is no polling interval: the charger client watches the session
+    itself (headings, status requests when pushes stop, re-login), so a
+    coordinator timer would only be re-armed on every push. Entities are
+    available while the session is up; a charger that goes away is logged
+    once as a warning, its return once as info.
     """
 
     config_entry: EvseMasterConfigEntry
 
     def __init__(
-        self, hass: HomeAssistant, entry: EvseMasterConfigEntry, charger: Charger
+        self,
+        hass: HomeAssistant,
+        entry: EvseMasterConfigEntry,
+        charger: Charger,
+        device_id: str,
     ) -> None:
-        """Start unavailable with the charger's current snapshot."""
+        """Start with the charger's current snapshot."""
         super().__init__(
             hass,
             LOGGER,
             config_entry=entry,
             name=f"EVSE Master {charger.serial}",
-            update_interval=WATCHDOG_INTERVAL,
+            update_interval=None,
             always_update=False,
         )
         self.charger = charger
+        self.device_id = device_id
         self.data = charger.state
         self.last_update_success = charger.state.logged_in
-        self._reauth_started = False
+        self.changed: frozenset[str] = ALL_FIELDS
+        """Snapshot fields that differ in the update being dispatched."""
 
     @callback
     def async_start(self) -> None:
-        """Follow the charger's snapshots until the entry unloads."""
-        self.config_entry.async_on_unload(
-            self.charger.add_listener(self._on_charger_state)
+        """Follow the charger until the entry unloads; re-read settings periodically."""
+        entry = self.config_entry
+        entry.async_on_unload(self.charger.add_listener(self._on_charger_state))
+        entry.async_on_unload(
+            async_track_time_interval(
+                self.hass, self._refresh_settings, SETTINGS_REFRESH_INTERVAL
+            )
         )
+
+    @callback
+    def _refresh_settings(self, _now: datetime) -> None:
+        # Catches changes made in the phone app; replies update the state.
+        if self.charger.state.logged_in:
+            self.charger.refresh()
 
     @callback
     def _on_charger_state(self, state: ChargerState) -> None:
         previous = self.data
-        self._remember_charger(previous, state)
-        if state.info != previous.info or state.version != previous.version:
+        if state.auth_failed and not previous.auth_failed:
+            # One path to reauth: setup raises ConfigEntryAuthFailed on retry.
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+        if state.logged_in and (
+            state.address != previous.address or not previous.logged_in
+        ):
+            self._remember_address(state)
+        if (
+            state.info != previous.info
+            or state.version != previous.version
+            or state.settings.nickname != previous.settings.nickname
+        ):
             self._update_device(state)
-        if state.auth_failed:
-            self._start_reauth()
-        if state.logged_in:
-            if not self.last_update_success:
-                LOGGER.info("Charger %s is connected", state.serial)
-            self.async_set_updated_data(state)
+        available = state.logged_in
+        if available != self.last_update_success:
+            self.changed = ALL_FIELDS
+            if available:
+                LOGGER.info("Charger %s is back", state.serial)
+                self.last_exception = None
+            else:
+                LOGGER.warning(
+                    "Charger %s went away (%s); its entities are unavailable until"
+                    " it returns",
+                    state.serial,
+                    state.connection,
+                )
+                self.last_exception = self._lost_error(state)
+            self.last_update_success = available
         else:
-            self.data = state
-            self.async_set_update_error(self._lost_error(state))
+            self.changed = frozenset(
+                name
+                for name in _STATE_FIELDS
+                if getattr(state, name) is not getattr(previous, name)
+            )
+        self.data = state
+        self.async_update_listeners()
+        self.changed = ALL_FIELDS
 
     def _lost_error(self, state: ChargerState) -> UpdateFailed:
-        key = "authentication_failed" if state.auth_failed else "charger_unavailable"
         return UpdateFailed(
             translation_domain=DOMAIN,
-            translation_key=key,
+            translation_key="charger_unavailable",
             translation_placeholders={"serial": state.serial},
         )
 
     async def _async_update_data(self) -> ChargerState:
+        """``homeassistant.update_entity``: ask for status now."""
         state = self.charger.state
-        if state.auth_failed:
-            raise ConfigEntryAuthFailed(
-                translation_domain=DOMAIN,
-                translation_key="authentication_failed",
-                translation_placeholders={"serial": state.serial},
-            )
         if not state.logged_in:
-            if self.config_entry.data.get(CONF_STATIC_HOST):
-                # Announcements cannot cross routers: retry the pinned address.
-                self.charger.login_if_allowed()
             raise self._lost_error(state)
+        self.charger.refresh_status()
         return state
 
     @callback
-    def _start_reauth(self) -> None:
-        if not self._reauth_started:
-            self._reauth_started = True
-            self.config_entry.async_start_reauth(self.hass)
-
-    @callback
-    def _remember_charger(self, previous: ChargerState, state: ChargerState) -> None:
-        """Store what setup needs next time: the address and the model."""
-        if state.address == previous.address and state.info == previous.info:
-            return
+    def _remember_address(self, state: ChargerState) -> None:
+        """Store where a session was established, for the next start."""
+        assert state.address is not None
+        host, port = state.address
         entry = self.config_entry
-        data = dict(entry.data)
-        if state.address is not None:
-            data[CONF_HOST], data[CONF_PORT] = state.address
-        if state.info is not None:
-            data[CONF_BRAND] = state.info.brand
-            data[CONF_MODEL] = state.info.model
-            data[CONF_PHASES] = state.info.phases
-            data[CONF_MAX_CURRENT] = state.max_current
-        if data != entry.data:
-            self.hass.config_entries.async_update_entry(entry, data=data)
+        if (entry.data.get(CONF_HOST), entry.data.get(CONF_PORT)) != (host, port):
+            self.hass.config_entries.async_update_entry(
+                entry, data={**entry.data, CONF_HOST: host, CONF_PORT: port}
+            )
 
     @callback
     def _update_device(self, state: ChargerState) -> None:
-        registry = dr.async_get(self.hass)
-        device = registry.async_get_device(identifiers={(DOMAIN, state.serial)})
-        if device is None:
-            return
-        info, version = state.info, state.version
-        registry.async_update_device(
-            device.id,
-            manufacturer=info.brand if info else UNDEFINED,
-            model=info.model if info else UNDEFINED,
-            hw_version=info.hardware_version if info else UNDEFINED,
-            sw_version=version.software_version if version else UNDEFINED,
+        info = device_info(state)
+        dr.async_get(self.hass).async_update_device(
+            self.device_id,
+            manufacturer=info.get("manufacturer"),
+            model=info.get("model"),
+            hw_version=info.get("hw_version"),
+            sw_version=info.get("sw_version"),
         )

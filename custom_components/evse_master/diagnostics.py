@@ -11,7 +11,8 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_SERIAL, CONF_STATIC_HOST
 from .coordinator import EvseMasterConfigEntry
-from .protocol.enums import Fault
+from .protocol.enums import Command, Fault
+from .protocol.frame import SECRET_PAYLOAD_COMMANDS
 
 TO_REDACT = {
     CONF_PASSWORD,
@@ -19,6 +20,7 @@ TO_REDACT = {
     CONF_HOST,
     CONF_STATIC_HOST,
     "address",
+    "last_foreign_source",
     "unique_id",
     "title",
     "charge_id",
@@ -26,6 +28,15 @@ TO_REDACT = {
     "started_by",
     "stopped_by",
     "nickname",
+}
+
+_NO_RAW_PAYLOAD = SECRET_PAYLOAD_COMMANDS | {
+    # Names and ids that the snapshot redacts would show in their raw bytes.
+    Command.NICKNAME_RESPONSE,
+    Command.CHARGING_STATUS,
+    Command.CHARGING_STATUS_RESPONSE,
+    Command.CURRENT_CHARGE_RECORD,
+    Command.LOCAL_CHARGE_RECORD,
 }
 
 
@@ -43,8 +54,9 @@ def _plain(value: Any) -> Any:
 async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: EvseMasterConfigEntry
 ) -> dict[str, Any]:
-    """Return the entry and the charger state without secrets."""
-    state = entry.runtime_data.charger.state
+    """Return the entry, the charger state and what was kept out of it."""
+    charger = entry.runtime_data.charger
+    state = charger.state
     snapshot = _plain(asdict(state))
     if state.status is not None:
         snapshot["status"]["error_code"] = f"0x{state.status.errors:08X}"
@@ -62,6 +74,22 @@ async def async_get_config_entry_diagnostics(
         for fault in state.faults
     ]
     snapshot["power"] = state.power
+    snapshot["phases"] = state.phases
+    seen = charger.diagnostics
+    received = {
+        "dropped": dict(seen.dropped),
+        "last_foreign_source": seen.last_foreign_source,
+        "rejected_values": dict(seen.rejected_values),
+        "last_rejected": _plain(seen.last_rejected),
+        "malformed": seen.malformed,
+        "logins": seen.logins,
+        "relogins": seen.relogins,
+        "raw_payloads": {
+            f"0x{command:04X}": payload.hex(" ")
+            for command, payload in sorted(seen.last_payloads.items())
+            if command not in _NO_RAW_PAYLOAD
+        },
+    }
     return {
         "entry": async_redact_data(
             {
@@ -72,4 +100,5 @@ async def async_get_config_entry_diagnostics(
             TO_REDACT,
         ),
         "charger": async_redact_data(snapshot, TO_REDACT),
+        "received": async_redact_data(received, TO_REDACT),
     }

@@ -1,38 +1,92 @@
-"""Base entity of every EVSE Master platform."""
+"""Base entity of every EVSE Master platform, and the charger's device info."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from homeassistant.core import callback
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
-from .const import CONF_BRAND, CONF_MODEL, DOMAIN
-from .coordinator import EvseMasterCoordinator
+from .const import DOMAIN
+from .protocol.charger import ChargerState
+
+if TYPE_CHECKING:
+    from .coordinator import EvseMasterCoordinator
 
 
-class EvseMasterEntity(CoordinatorEntity[EvseMasterCoordinator]):
-    """An entity of one charger, named through its translation key."""
+def device_info(state: ChargerState, name: str | None = None) -> DeviceInfo:
+    """The charger as a device: identity, model and versions it reported."""
+    info = DeviceInfo(
+        identifiers={(DOMAIN, state.serial)},
+        serial_number=state.serial,
+    )
+    if name is not None:
+        info["name"] = name
+    if state.info is not None:
+        info["manufacturer"] = state.info.brand or None
+        info["model"] = state.info.model or None
+        info["hw_version"] = state.info.hardware_version or None
+    if state.version is not None:
+        info["sw_version"] = state.version.software_version or None
+    return info
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvseMasterEntityDescription(EntityDescription):
+    """What every entity of a charger declares besides Home Assistant's fields."""
+
+    reads: frozenset[str] | None = None
+    """Snapshot fields the entity shows; ``None`` = look at every change."""
+
+
+class EvseMasterEntity(CoordinatorEntity["EvseMasterCoordinator"]):
+    """An entity of one charger, named through its translation key.
+
+    It writes its state only when what it shows changed: the coordinator tells
+    which snapshot fields changed, entities that read none of them skip the
+    update, and the others compare what they would show with what they wrote
+    last. Availability changes reach every entity (all fields count as
+    changed then).
+    """
 
     _attr_has_entity_name = True
+    entity_description: EvseMasterEntityDescription
 
     def __init__(
-        self, coordinator: EvseMasterCoordinator, description: EntityDescription
+        self,
+        coordinator: EvseMasterCoordinator,
+        description: EvseMasterEntityDescription,
     ) -> None:
         """Bind to the charger's coordinator and device."""
         super().__init__(coordinator)
         self.entity_description = description
-        serial = coordinator.charger.serial
-        self._attr_unique_id = f"{serial}_{description.key}"
-        state = coordinator.data
-        entry_data = coordinator.config_entry.data
-        brand = state.info.brand if state.info else entry_data.get(CONF_BRAND)
-        model = state.info.model if state.info else entry_data.get(CONF_MODEL)
-        self._attr_device_info = DeviceInfo(
-            identifiers={(DOMAIN, serial)},
-            manufacturer=brand,
-            model=model,
-            name=f"{brand} {model}" if brand and model else f"EVSE {serial}",
-            serial_number=serial,
-            hw_version=state.info.hardware_version if state.info else None,
-            sw_version=state.version.software_version if state.version else None,
+        self._attr_unique_id = f"{coordinator.charger.serial}_{description.key}"
+        self._attr_device_info = device_info(coordinator.data)
+        self._shown: tuple[Any, ...] | None = None
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        reads = self.entity_description.reads
+        if reads is not None and reads.isdisjoint(self.coordinator.changed):
+            return
+        shown = self._what_is_shown()
+        if shown != self._shown:
+            self._shown = shown
+            self.async_write_ha_state()
+
+    def _what_is_shown(self) -> tuple[Any, ...]:
+        """Everything a state write would publish."""
+        return (
+            self.available,
+            self.state,
+            self.extra_state_attributes,
+            self.capability_attributes,
         )
+
+    async def async_added_to_hass(self) -> None:
+        """Remember what the first write showed."""
+        await super().async_added_to_hass()
+        self._shown = self._what_is_shown()

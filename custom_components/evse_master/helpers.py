@@ -9,47 +9,66 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 
 from .const import DOMAIN
 from .entity import EvseMasterEntity
-from .protocol.enums import ChargeStartError
+from .protocol.enums import ChargeStartError, ReservationResult
 from .protocol.errors import (
     ChargerNotReachableError,
     ChargeStartRejectedError,
     ChargeStopRejectedError,
     CommandRejectedError,
+    EvseMasterError,
     InvalidPasswordError,
     InvalidValueError,
     RateLimitedError,
+    SessionTakenError,
+    SettingRejectedError,
 )
 
 _START_ERROR_KEYS = {
     ChargeStartError.NOT_PLUGGED_IN: "not_plugged_in",
     ChargeStartError.ALREADY_CHARGING: "already_charging",
+    ChargeStartError.ALREADY_RESERVED: "schedule_pending",
+}
+_RESERVATION_KEYS = {
+    ReservationResult.ALREADY_RESERVED: "schedule_pending",
+    ReservationResult.ALREADY_CHARGING: "already_charging",
+    ReservationResult.TIME_TOO_FAR: "start_time_too_far",
 }
 
 
-def _translated(err: Exception) -> HomeAssistantError:
-    """Return the translated error to raise for a protocol error."""
+def translated(err: EvseMasterError) -> HomeAssistantError:
+    """The translated error to raise for a protocol error."""
     key: str
     placeholders: dict[str, str] = {}
     error_type: type[HomeAssistantError] = HomeAssistantError
     match err:
         case ChargeStartRejectedError():
-            key = _START_ERROR_KEYS.get(err.response.error, "start_refused")
+            response = err.response
+            key = _START_ERROR_KEYS.get(
+                response.error,
+                _RESERVATION_KEYS.get(response.reservation_result, "start_refused"),
+            )
             placeholders["reason"] = (
-                err.response.error.name.lower()
-                if err.response.error
-                else err.response.reservation_result.name.lower()
+                response.error.name.lower()
+                if response.error
+                else response.reservation_result.name.lower()
             )
         case ChargeStopRejectedError():
             key = "stop_refused"
             placeholders["reason"] = str(err.response.fail_reason)
+        case SettingRejectedError():
+            key = "setting_refused"
+            placeholders["kept"] = str(err.kept)
+            placeholders["wanted"] = str(err.wanted)
         case RateLimitedError():
             key, error_type = "rate_limited", ServiceValidationError
-            placeholders["seconds"] = str(round(err.retry_after))
+            placeholders["seconds"] = str(max(1, round(err.retry_after)))
         case InvalidValueError():
-            key, error_type = "invalid_value", ServiceValidationError
-            placeholders["error"] = str(err)
+            key, error_type = err.reason, ServiceValidationError
+            placeholders.update(err.placeholders)
         case InvalidPasswordError():
             key = "authentication_failed"
+        case SessionTakenError():
+            key = "session_taken"
         case ChargerNotReachableError():
             key = "no_response"
         case _:
@@ -64,16 +83,19 @@ def _translated(err: Exception) -> HomeAssistantError:
 
 @asynccontextmanager
 async def translated_errors(entity: EvseMasterEntity) -> AsyncIterator[None]:
-    """Run an entity action; protocol errors leave as translated exceptions."""
+    """Run an entity action; protocol errors leave as translated exceptions.
+
+    A refused password is not handled here: the charger client confirms it and
+    the coordinator reloads the entry, whose setup starts the reauth flow.
+    """
     try:
         yield
-    except InvalidPasswordError as err:
-        entity.coordinator.config_entry.async_start_reauth(entity.hass)
-        raise _translated(err) from err
     except (
         ChargerNotReachableError,
         CommandRejectedError,
+        InvalidPasswordError,
         InvalidValueError,
         RateLimitedError,
+        SessionTakenError,
     ) as err:
-        raise _translated(err) from err
+        raise translated(err) from err

@@ -1,21 +1,31 @@
 """The one shared UDP listener of this Home Assistant instance.
 
-Stored in ``hass.data`` under a typed key (the only thing there); opened by the
-first user, closed by the last one and on Home Assistant stop. It also turns
-chargers nobody has configured into discovery flows.
+Stored in ``hass.data`` under a typed key (the only thing there). It is open
+while a charger entry is loaded or waiting to retry its setup, or a config
+flow uses it, and closed on Home Assistant stop. It also turns chargers heard
+on the network into discovery flows, within limits a flood cannot exceed.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict, deque
 from collections.abc import Mapping
 from ipaddress import IPv4Network
-from typing import Any
+import time
+from typing import Any, Final
 
 from homeassistant.components import network
-from homeassistant.config_entries import SOURCE_INTEGRATION_DISCOVERY
+from homeassistant.config_entries import (
+    SIGNAL_CONFIG_ENTRY_CHANGED,
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntry,
+    ConfigEntryChange,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import discovery_flow
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.util.hass_dict import HassKey
 
 from .const import (
@@ -27,21 +37,71 @@ from .const import (
     DOMAIN,
 )
 from .protocol import const as protocol_const
-from .protocol.listener import Address, DiscoveredCharger, SharedListener
+from .protocol.listener import (
+    Address,
+    ChargerListener,
+    DiscoveredCharger,
+    SharedListener,
+)
 
 DATA_HUB: HassKey[EvseMasterHub] = HassKey(DOMAIN)
 
+NEW_SERIALS_PER_MINUTE: Final = 5
+"""Discovery flows for serials not offered before, per minute."""
+MAX_PENDING_DISCOVERIES: Final = 5
+"""Discovery cards shown at once; more wait until one is handled."""
+REMEMBERED_SERIALS: Final = 64
+"""Unconfigured serials kept in memory (least recently heard forgotten first)."""
+REOFFER_AFTER: Final = 600.0
+"""Seconds before a charger that was offered (and ignored or dismissed) is again."""
+RETRY_NUDGE_AFTER: Final = 5.0
+"""Seconds between two early retries of an entry waiting for its charger."""
+_WAITING_STATES: Final = (
+    ConfigEntryState.SETUP_RETRY,
+    ConfigEntryState.SETUP_IN_PROGRESS,
+)
+
 
 class EvseMasterHub:
-    """Owner of the shared listener and the discovery of new chargers."""
+    """Owner of the shared listener and the discovery of chargers."""
 
     def __init__(self, hass: HomeAssistant) -> None:
         """Prepare; the socket opens with the first :meth:`async_acquire`."""
         self.hass = hass
         self.shared = SharedListener()
-        self._flows_started: set[str] = set()
+        self._retry_holds: set[str] = set()
+        self._offered: OrderedDict[str, float] = OrderedDict()
+        self._new_offers: deque[float] = deque()
+        self._nudged: dict[str, float] = {}
         self.shared.listener.subscribe_discovery(self._on_discovered)
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._on_stop)
+        async_dispatcher_connect(
+            hass, SIGNAL_CONFIG_ENTRY_CHANGED, self._on_entry_changed
+        )
+
+    @property
+    def remembered_serials(self) -> int:
+        """Unconfigured serials the discovery limits keep track of."""
+        return len(self._offered)
+
+    async def async_acquire(self) -> ChargerListener:
+        """The open listener for one more user (raises PortInUseError)."""
+        return await self.shared.acquire()
+
+    @callback
+    def hold_while_retrying(self, entry: ConfigEntry) -> None:
+        """Keep listening while ``entry`` waits to retry, to hear its charger."""
+        if entry.entry_id not in self._retry_holds and self.shared.listener.is_open:
+            self._retry_holds.add(entry.entry_id)
+            self.shared.hold()
+
+    @callback
+    def _on_entry_changed(self, change: ConfigEntryChange, entry: ConfigEntry) -> None:
+        if entry.entry_id not in self._retry_holds:
+            return
+        if change is ConfigEntryChange.REMOVED or entry.state not in _WAITING_STATES:
+            self._retry_holds.discard(entry.entry_id)
+            self.shared.release()
 
     async def async_probe(self) -> None:
         """Ask every charger on the LAN to answer (zero-serial probe)."""
@@ -50,9 +110,57 @@ class EvseMasterHub:
 
     @callback
     def _on_discovered(self, found: DiscoveredCharger) -> None:
-        if found.serial in self._flows_started:
+        serial = found.serial
+        entry = self.hass.config_entries.async_entry_for_domain_unique_id(
+            DOMAIN, serial
+        )
+        if entry is not None:
+            # Configured (or ignored): only an entry waiting for this very
+            # charger cares, and a discovery flow makes it retry at once.
+            if entry.state is ConfigEntryState.SETUP_RETRY and self._may_nudge(serial):
+                self._create_flow(found)
             return
-        self._flows_started.add(found.serial)
+        if not self._may_offer(serial):
+            return
+        self._create_flow(found)
+
+    def _may_nudge(self, serial: str) -> bool:
+        now = time.monotonic()
+        if now - self._nudged.get(serial, -RETRY_NUDGE_AFTER) < RETRY_NUDGE_AFTER:
+            return False
+        self._nudged[serial] = now
+        return True
+
+    def _may_offer(self, serial: str) -> bool:
+        """The limits on discovery flows for chargers nobody configured."""
+        now = time.monotonic()
+        offered = self._offered.get(serial)
+        if offered is not None:
+            self._offered.move_to_end(serial)
+            if now - offered < REOFFER_AFTER:
+                return False
+        else:
+            while self._new_offers and now - self._new_offers[0] >= 60.0:
+                self._new_offers.popleft()
+            if len(self._new_offers) >= NEW_SERIALS_PER_MINUTE:
+                return False
+        pending = self.hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN,
+            include_uninitialized=True,
+            match_context={"source": SOURCE_INTEGRATION_DISCOVERY},
+        )
+        if len(pending) >= MAX_PENDING_DISCOVERIES:
+            return False
+        if offered is None:
+            self._new_offers.append(now)
+        self._offered[serial] = now
+        self._offered.move_to_end(serial)
+        while len(self._offered) > REMEMBERED_SERIALS:
+            self._offered.popitem(last=False)
+        return True
+
+    @callback
+    def _create_flow(self, found: DiscoveredCharger) -> None:
         data: dict[str, Any] = {
             CONF_SERIAL: found.serial,
             CONF_HOST: found.address[0],
@@ -70,6 +178,7 @@ class EvseMasterHub:
 
     @callback
     def _on_stop(self, _event: Event) -> None:
+        self._retry_holds.clear()
         self.shared.close()
 
 

@@ -15,9 +15,8 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfElectricCurren
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_MAX_CURRENT
-from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
-from .entity import EvseMasterEntity
+from .coordinator import EvseMasterConfigEntry
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
 from .protocol import const as protocol_const
 from .protocol.charger import Charger, ChargerState
@@ -26,19 +25,12 @@ PARALLEL_UPDATES = 1
 
 
 @dataclass(frozen=True, kw_only=True)
-class EvseMasterNumberDescription(NumberEntityDescription):
+class EvseMasterNumberDescription(NumberEntityDescription, EvseMasterEntityDescription):
     """A number setting, how to read it and how to write it."""
 
     value_fn: Callable[[ChargerState], int | None]
-    set_fn: Callable[[Charger, int], Awaitable[object]]
-    max_fn: Callable[[EvseMasterCoordinator], int] | None = None
-
-
-def _max_current(coordinator: EvseMasterCoordinator) -> int:
-    if coordinator.data.info is not None:
-        return coordinator.data.max_current
-    stored = coordinator.config_entry.data.get(CONF_MAX_CURRENT)
-    return int(stored) if stored else protocol_const.ABSOLUTE_MAX_CURRENT
+    set_fn: Callable[[Charger, float], Awaitable[object]]
+    max_fn: Callable[[ChargerState], int] | None = None
 
 
 NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
@@ -53,9 +45,10 @@ NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
         native_step=1,
         mode=NumberMode.BOX,
         entity_category=EntityCategory.CONFIG,
+        reads=frozenset({"settings", "info"}),
         value_fn=lambda state: state.settings.max_current,
         set_fn=lambda charger, value: charger.set_max_current(value),
-        max_fn=_max_current,
+        max_fn=lambda state: state.max_current,
     ),
     EvseMasterNumberDescription(
         key="lcd_brightness",
@@ -66,6 +59,7 @@ NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
         native_step=1,
         entity_category=EntityCategory.CONFIG,
         entity_registry_enabled_default=False,
+        reads=frozenset({"settings"}),
         value_fn=lambda state: state.settings.lcd_brightness,
         set_fn=lambda charger, value: charger.set_lcd_brightness(value),
     ),
@@ -98,10 +92,10 @@ class EvseMasterNumber(EvseMasterEntity, NumberEntity):
     def native_max_value(self) -> float:
         """The charger's own limit where it has one."""
         if self.entity_description.max_fn is not None:
-            return self.entity_description.max_fn(self.coordinator)
+            return self.entity_description.max_fn(self.coordinator.data)
         return super().native_max_value
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the setting; the charger's reply updates the state."""
         async with translated_errors(self):
-            await self.entity_description.set_fn(self.coordinator.charger, round(value))
+            await self.entity_description.set_fn(self.coordinator.charger, value)

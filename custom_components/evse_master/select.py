@@ -11,17 +11,21 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import EvseMasterConfigEntry
-from .entity import EvseMasterEntity
+from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
 from .protocol.charger import Charger, ChargerSettings
 from .protocol.enums import Language, StartMode, TemperatureUnit, TolerantIntEnum
 
 PARALLEL_UPDATES = 1
 
+_SETTINGS = frozenset({"settings"})
+
 
 @dataclass(frozen=True, kw_only=True)
-class EvseMasterSelectDescription[EnumT: IntEnum](SelectEntityDescription):
+class EvseMasterSelectDescription[EnumT: IntEnum](
+    SelectEntityDescription, EvseMasterEntityDescription
+):
     """An enum setting: which enum, how to read it and how to write it."""
 
     enum: type[EnumT]
@@ -29,6 +33,7 @@ class EvseMasterSelectDescription[EnumT: IntEnum](SelectEntityDescription):
     set_fn: Callable[[Charger, EnumT], Awaitable[None]]
     settable: tuple[EnumT, ...] | None = None
     """Options a user may pick; default: every known member."""
+    reads: frozenset[str] | None = _SETTINGS
 
 
 def _option(member: IntEnum) -> str:
@@ -88,15 +93,24 @@ class EvseMasterSelect(EvseMasterEntity, SelectEntity):
 
     entity_description: EvseMasterSelectDescription[IntEnum]
 
+    def __init__(
+        self,
+        coordinator: EvseMasterCoordinator,
+        description: EvseMasterSelectDescription[IntEnum],
+    ) -> None:
+        """Build the option list once; it only grows by an odd reported value."""
+        super().__init__(coordinator, description)
+        self._choices = [
+            _option(member) for member in description.settable or description.enum
+        ]
+
     @property
     def options(self) -> list[str]:
         """Values a user may pick, plus the reported one if documented."""
-        description = self.entity_description
-        members = list(description.settable or description.enum)
-        current = description.value_fn(self.coordinator.data.settings)
-        if current is not None and current not in members and _documented(current):
-            members.append(current)
-        return [_option(member) for member in members]
+        current = self.current_option
+        if current is None or current in self._choices:
+            return self._choices
+        return [*self._choices, current]
 
     @property
     def current_option(self) -> str | None:

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+import time
 from typing import Any
 
 from homeassistant.components.sensor import (
+    RestoreSensor,
     SensorDeviceClass,
     SensorEntity,
     SensorEntityDescription,
+    SensorExtraStoredData,
     SensorStateClass,
 )
 from homeassistant.const import (
@@ -21,15 +24,14 @@ from homeassistant.const import (
     UnitOfTemperature,
     UnitOfTime,
 )
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_PHASES
 from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
-from .entity import EvseMasterEntity
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .protocol.charger import ChargerState
+from .protocol.energy import CounterGuard
 from .protocol.enums import CurrentState, Fault, GunState, OutputState
-from .protocol.messages import PhaseReading
 
 PARALLEL_UPDATES = 0
 
@@ -43,7 +45,6 @@ CHARGER_STATES = [
     "waiting_for_card",
     "waiting_for_button",
     "fault",
-    "unknown",
 ]
 _STATE_KEYS = {
     CurrentState.NOT_CONNECTED: "not_connected",
@@ -62,9 +63,13 @@ NO_FAULT = "none"
 UNNAMED_FAULT = "other"
 FAULT_OPTIONS = [NO_FAULT, *(fault.name.lower() for fault in Fault), UNNAMED_FAULT]
 
+_STATUS = frozenset({"status"})
+_SESSION = frozenset({"session"})
+_PHASES = frozenset({"status", "info"})
+
 
 def charger_state_key(state: ChargerState) -> str | None:
-    """The charger's state as one translated option (current + plug state)."""
+    """The charger's state as one translated option; ``None`` when not documented."""
     status = state.status
     if status is None:
         return None
@@ -77,7 +82,7 @@ def charger_state_key(state: ChargerState) -> str | None:
             or status.gun_state == GunState.CONNECTED_LOCKED
         )
         return "charging" if flowing else "waiting_for_car"
-    return _STATE_KEYS.get(current, "unknown")
+    return _STATE_KEYS.get(current)
 
 
 def fault_keys(state: ChargerState) -> list[str]:
@@ -95,32 +100,18 @@ def _first_fault(state: ChargerState) -> str | None:
     return faults[0] if faults else NO_FAULT
 
 
-def _fault_attributes(state: ChargerState) -> dict[str, Any]:
+def _fault_attributes(state: ChargerState) -> dict[str, Any] | None:
     if state.status is None:
-        return {}
+        return None
     return {
         "active_faults": fault_keys(state),
         "error_code": f"0x{state.status.errors:08X}",
     }
 
 
-def _lifetime_energy(state: ChargerState) -> float | None:
-    energy = state.status.total_energy if state.status else None
-    # A used charger's counter is never exactly 0: a 0 is a missing reading,
-    # and publishing it would make the Energy dashboard double-count later.
-    return energy or None
-
-
-def _phase(state: ChargerState, index: int) -> PhaseReading | None:
-    if state.status is None:
-        return None
-    phases = state.status.phases
-    return phases[index] if index < len(phases) else None
-
-
 def _voltage(index: int) -> Callable[[ChargerState], float | None]:
     def value(state: ChargerState) -> float | None:
-        phase = _phase(state, index)
+        phase = state.phase(index)
         return phase.voltage if phase else None
 
     return value
@@ -128,19 +119,36 @@ def _voltage(index: int) -> Callable[[ChargerState], float | None]:
 
 def _current(index: int) -> Callable[[ChargerState], float | None]:
     def value(state: ChargerState) -> float | None:
-        phase = _phase(state, index)
+        phase = state.phase(index)
         return phase.current if phase else None
 
     return value
 
 
+def _session_minutes(state: ChargerState) -> int | None:
+    return state.session.duration // 60 if state.session else None
+
+
 @dataclass(frozen=True, kw_only=True)
-class EvseMasterSensorDescription(SensorEntityDescription):
-    """A sensor and how to read it from the charger state."""
+class EvseMasterSensorDescription(SensorEntityDescription, EvseMasterEntityDescription):
+    """A sensor and how to read it from the charger state.
+
+    Values are published rounded to ``suggested_display_precision``: a change
+    nobody would see (0.01 °C) writes no state.
+    """
 
     value_fn: Callable[[ChargerState], Any]
-    attributes_fn: Callable[[ChargerState], dict[str, Any]] | None = None
-    three_phase_only: bool = False
+    attributes_fn: Callable[[ChargerState], dict[str, Any] | None] | None = None
+    phase: int = 1
+    """The phase a per-phase sensor belongs to (created once the charger has it)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvseMasterEnergyDescription(EvseMasterSensorDescription):
+    """An energy counter published through a :class:`CounterGuard`."""
+
+    lifetime: bool
+    """Lifetime counter (absorbs restore-lowers) or session counter (restarts)."""
 
 
 def _phase_sensors() -> tuple[EvseMasterSensorDescription, ...]:
@@ -156,8 +164,9 @@ def _phase_sensors() -> tuple[EvseMasterSensorDescription, ...]:
                 suggested_display_precision=0,
                 entity_category=EntityCategory.DIAGNOSTIC,
                 entity_registry_enabled_default=False,
+                reads=_PHASES,
                 value_fn=_voltage(index),
-                three_phase_only=index > 0,
+                phase=index + 1,
             )
         )
         sensors.append(
@@ -169,8 +178,10 @@ def _phase_sensors() -> tuple[EvseMasterSensorDescription, ...]:
                 state_class=SensorStateClass.MEASUREMENT,
                 suggested_display_precision=1,
                 entity_category=EntityCategory.DIAGNOSTIC,
+                entity_registry_enabled_default=False,
+                reads=_PHASES,
                 value_fn=_current(index),
-                three_phase_only=index > 0,
+                phase=index + 1,
             )
         )
     return tuple(sensors)
@@ -182,6 +193,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
         options=CHARGER_STATES,
+        reads=_STATUS,
         value_fn=charger_state_key,
     ),
     EvseMasterSensorDescription(
@@ -190,39 +202,45 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
+        reads=_STATUS,
         value_fn=lambda state: state.power,
     ),
-    EvseMasterSensorDescription(
+    EvseMasterEnergyDescription(
         key="lifetime_energy",
         translation_key="lifetime_energy",
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
-        value_fn=_lifetime_energy,
+        reads=_STATUS,
+        value_fn=lambda state: state.status.total_energy if state.status else None,
+        lifetime=True,
     ),
-    EvseMasterSensorDescription(
+    EvseMasterEnergyDescription(
         key="session_energy",
         translation_key="session_energy",
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
+        reads=_SESSION,
         value_fn=lambda state: state.session.session_energy if state.session else None,
+        lifetime=False,
     ),
     EvseMasterSensorDescription(
         key="session_duration",
         translation_key="session_duration",
         device_class=SensorDeviceClass.DURATION,
-        native_unit_of_measurement=UnitOfTime.SECONDS,
-        suggested_unit_of_measurement=UnitOfTime.MINUTES,
+        native_unit_of_measurement=UnitOfTime.MINUTES,
         suggested_display_precision=0,
-        value_fn=lambda state: state.session.duration if state.session else None,
+        reads=_SESSION,
+        value_fn=_session_minutes,
     ),
     EvseMasterSensorDescription(
         key="session_start",
         translation_key="session_start",
         device_class=SensorDeviceClass.TIMESTAMP,
+        reads=_SESSION,
         value_fn=lambda state: state.session.start_time if state.session else None,
     ),
     EvseMasterSensorDescription(
@@ -230,7 +248,10 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="session_current_limit",
         device_class=SensorDeviceClass.CURRENT,
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
+        suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        reads=_SESSION,
         value_fn=lambda state: state.session.max_current if state.session else None,
     ),
     *_phase_sensors(),
@@ -241,6 +262,9 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfTemperature.CELSIUS,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
+        entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        reads=_STATUS,
         value_fn=lambda state: state.status.inner_temperature if state.status else None,
     ),
     EvseMasterSensorDescription(
@@ -251,6 +275,8 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
+        entity_registry_enabled_default=False,
+        reads=_STATUS,
         value_fn=lambda state: state.status.outer_temperature if state.status else None,
     ),
     EvseMasterSensorDescription(
@@ -258,19 +284,11 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="fault",
         device_class=SensorDeviceClass.ENUM,
         options=FAULT_OPTIONS,
+        reads=_STATUS,
         value_fn=_first_fault,
         attributes_fn=_fault_attributes,
     ),
 )
-
-
-def is_three_phase(coordinator: EvseMasterCoordinator) -> bool:
-    """Whether the charger drives three phases.
-
-    Platforms are set up before the first login, so this comes from the entry,
-    which the coordinator keeps in step with the charger's login info.
-    """
-    return coordinator.config_entry.data.get(CONF_PHASES) == 3
 
 
 async def async_setup_entry(
@@ -278,14 +296,34 @@ async def async_setup_entry(
     entry: EvseMasterConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Create the charger's sensors."""
+    """Create the charger's sensors; a phase's sensors once the charger shows it."""
     coordinator = entry.runtime_data.coordinator
-    three_phase = is_three_phase(coordinator)
-    async_add_entities(
-        EvseMasterSensor(coordinator, description)
-        for description in SENSORS
-        if three_phase or not description.three_phase_only
-    )
+    added: set[str] = set()
+
+    @callback
+    def add_new_phases() -> None:
+        if added and _PHASES.isdisjoint(coordinator.changed):
+            return
+        phases = coordinator.data.phases
+        new = [
+            description
+            for description in SENSORS
+            if description.phase <= phases and description.key not in added
+        ]
+        if new:
+            added.update(description.key for description in new)
+            async_add_entities(_entity(coordinator, description) for description in new)
+
+    add_new_phases()
+    entry.async_on_unload(coordinator.async_add_listener(add_new_phases, _PHASES))
+
+
+def _entity(
+    coordinator: EvseMasterCoordinator, description: EvseMasterSensorDescription
+) -> EvseMasterSensor:
+    if isinstance(description, EvseMasterEnergyDescription):
+        return EvseMasterEnergySensor(coordinator, description)
+    return EvseMasterSensor(coordinator, description)
 
 
 class EvseMasterSensor(EvseMasterEntity, SensorEntity):
@@ -295,14 +333,16 @@ class EvseMasterSensor(EvseMasterEntity, SensorEntity):
 
     @property
     def native_value(self) -> Any:
-        """The reading from the latest charger state."""
-        value = self.entity_description.value_fn(self.coordinator.data)
-        if self.entity_description.device_class == SensorDeviceClass.TIMESTAMP:
-            return (
-                None
-                if value is None
-                else self.coordinator.charger.em_to_datetime(value)
-            )
+        """The reading from the latest charger state, at its published precision."""
+        description = self.entity_description
+        value = description.value_fn(self.coordinator.data)
+        if value is None:
+            return None
+        if description.device_class == SensorDeviceClass.TIMESTAMP:
+            return self.coordinator.charger.em_to_datetime(value)
+        precision = description.suggested_display_precision
+        if precision is not None and isinstance(value, float):
+            return round(value, precision) if precision else round(value)
         return value
 
     @property
@@ -311,3 +351,88 @@ class EvseMasterSensor(EvseMasterEntity, SensorEntity):
         if self.entity_description.attributes_fn is None:
             return None
         return self.entity_description.attributes_fn(self.coordinator.data)
+
+
+class EvseMasterEnergySensor(EvseMasterSensor, RestoreSensor):
+    """An energy counter the Energy dashboard can trust (see :mod:`energy`).
+
+    Its guard outlives Home Assistant restarts, so a restart with the charger
+    offline (or a power cut while Home Assistant was down) is handled like any
+    other absence.
+    """
+
+    entity_description: EvseMasterEnergyDescription
+
+    def __init__(
+        self,
+        coordinator: EvseMasterCoordinator,
+        description: EvseMasterEnergyDescription,
+    ) -> None:
+        """Start with a fresh guard; a stored one replaces it when restored."""
+        super().__init__(coordinator, description)
+        self._guard = CounterGuard(absorb_decreases=description.lifetime)
+        self._reading: object = None
+
+    async def async_added_to_hass(self) -> None:
+        """Restore the guard, then take the current reading."""
+        last = await self.async_get_last_extra_data()
+        if last is not None:
+            stored = last.as_dict().get("guard")
+            if isinstance(stored, dict):
+                self._guard = CounterGuard.from_dict(
+                    stored, absorb_decreases=self.entity_description.lifetime
+                )
+        self._feed()
+        await super().async_added_to_hass()
+
+    @property
+    def extra_restore_state_data(self) -> SensorExtraStoredData:
+        """The guard goes with the state into the restore cache."""
+        data = super().extra_restore_state_data
+        return _GuardStoredData(
+            data.native_value, data.native_unit_of_measurement, self._guard
+        )
+
+    @callback
+    def _handle_coordinator_update(self) -> None:
+        reads = self.entity_description.reads
+        if reads is None or not reads.isdisjoint(self.coordinator.changed):
+            self._feed()
+        super()._handle_coordinator_update()
+
+    def _feed(self) -> None:
+        state = self.coordinator.data
+        reading = self.entity_description.value_fn(state)
+        source = state.status if self.entity_description.lifetime else state.session
+        if source is self._reading:
+            return
+        self._reading = source
+        if self.entity_description.lifetime:
+            epoch: int | str | None = state.link_epoch
+            max_power = float(state.info.max_power) if state.info else None
+        else:
+            epoch = state.session.charge_id if state.session else None
+            max_power = float(state.info.max_power) if state.info else None
+        self._guard.feed(reading, time.time(), epoch, max_power)
+
+    @property
+    def native_value(self) -> float | None:
+        """What the guard publishes."""
+        return self._guard.published
+
+
+class _GuardStoredData(SensorExtraStoredData):
+    """The sensor's restore data plus its guard."""
+
+    def __init__(
+        self,
+        native_value: Any,
+        native_unit_of_measurement: str | None,
+        guard: CounterGuard,
+    ) -> None:
+        super().__init__(native_value, native_unit_of_measurement)
+        self.guard = guard
+
+    def as_dict(self) -> dict[str, Any]:
+        """Serializable form."""
+        return {**super().as_dict(), "guard": self.guard.as_dict()}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from homeassistant.components.switch import SwitchEntity, SwitchEntityDescription
@@ -9,12 +10,20 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import EvseMasterConfigEntry
-from .entity import EvseMasterEntity
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
 
 PARALLEL_UPDATES = 1
 
-CHARGING_SWITCH = SwitchEntityDescription(key="charging", translation_key="charging")
+
+@dataclass(frozen=True, kw_only=True)
+class EvseMasterSwitchDescription(SwitchEntityDescription, EvseMasterEntityDescription):
+    """A switch of the charger."""
+
+
+CHARGING_SWITCH = EvseMasterSwitchDescription(
+    key="charging", translation_key="charging", reads=frozenset({"status"})
+)
 
 
 async def async_setup_entry(
@@ -32,7 +41,11 @@ class EvseMasterChargingSwitch(EvseMasterEntity, SwitchEntity):
     """On starts a session at the charger's configured current; off stops it.
 
     The state is the session the charger reports, never the one requested.
+    After a finished session the charger wants a stop before the next start;
+    the charger client sends it.
     """
+
+    entity_description: EvseMasterSwitchDescription
 
     @property
     def is_on(self) -> bool | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
-from dataclasses import astuple
+from dataclasses import astuple, replace
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, Platform
@@ -12,24 +12,12 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evse_master import PLATFORMS, const
-from custom_components.evse_master.const import (
-    CONF_BRAND,
-    CONF_MAX_CURRENT,
-    CONF_MODEL,
-    CONF_PHASES,
-    CONF_PORT,
-    CONF_SERIAL,
-    DOMAIN,
-)
+from custom_components.evse_master.const import CONF_PORT, CONF_SERIAL, DOMAIN
 from custom_components.evse_master.protocol import const as protocol_const
 from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.listener import Address
-from custom_components.evse_master.protocol.simulator import (
-    MODELS,
-    SimulatedCharger,
-    SimulatorTimings,
-)
 from tests.helpers import free_udp_port, wait_for_charger
+from tests.simulator import SimulatedCharger, SimulatorTimings
 
 SERIAL = "9181102751219513"
 PASSWORD = "123456"
@@ -45,12 +33,19 @@ FAST_SIMULATOR = SimulatorTimings(
 FAST_CHARGER = ChargerTimings(
     login_timeout=0.3,
     login_attempts=2,
+    password_confirm_delay=0.02,
     request_timeout=1.0,
     heading_timeout=0.5,
     relogin_cooldown=0.2,
     announcement_grace=0.05,
     min_restart_interval=0.0,
+    status_poll_after=5.0,
+    probe_interval=0.5,
 )
+
+
+PATIENT_CHARGER = replace(FAST_CHARGER, heading_timeout=3600.0, probe_interval=3600.0)
+"""For tests that move the clock by minutes: the session survives the jump."""
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +58,7 @@ def listen_port() -> Generator[int]:
         patch.object(const, "CHARGER_TIMINGS", FAST_CHARGER),
         patch.object(const, "DISCOVERY_WAIT", 0.5),
         patch.object(const, "CONNECT_WAIT", 0.5),
+        patch.object(const, "SETUP_TIMEOUT", 1.0),
     ):
         yield port
 
@@ -107,16 +103,11 @@ async def simulator(
 
 def entry_data(sim: SimulatedCharger, **overrides: object) -> dict[str, object]:
     """Config entry data as the config flow stores it for ``sim``."""
-    model = MODELS[sim.model.key]
     data: dict[str, object] = {
         CONF_SERIAL: sim.serial,
         CONF_PASSWORD: PASSWORD,
         CONF_HOST: sim.address[0],
         CONF_PORT: sim.address[1],
-        CONF_BRAND: model.brand,
-        CONF_MODEL: model.model,
-        CONF_PHASES: 3 if model.device_type in (10, 11, 12, 13, 14, 15) else 1,
-        CONF_MAX_CURRENT: model.max_current,
     }
     data.update(overrides)
     return data
@@ -131,6 +122,7 @@ def mock_config_entry(simulator: SimulatedCharger) -> MockConfigEntry:
         title=f"{model.brand} {model.model}",
         unique_id=simulator.serial,
         data=entry_data(simulator),
+        minor_version=2,
     )
 
 

@@ -22,8 +22,8 @@ from pytest_homeassistant_custom_component.common import (
 from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.protocol.enums import Fault
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_value
+from tests.simulator import SimulatedCharger
 
 from .conftest import SERIAL
 

@@ -9,6 +9,7 @@ from unittest.mock import patch
 from homeassistant.config_entries import (
     SOURCE_INTEGRATION_DISCOVERY,
     SOURCE_USER,
+    ConfigEntryState,
     ConfigFlowResult,
 )
 from homeassistant.const import CONF_HOST, CONF_PASSWORD
@@ -19,9 +20,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.evse_master.const import (
     CONF_BRAND,
-    CONF_MAX_CURRENT,
     CONF_MODEL,
-    CONF_PHASES,
     CONF_PORT,
     CONF_SERIAL,
     CONF_STATIC_HOST,
@@ -30,8 +29,8 @@ from custom_components.evse_master.const import (
 from custom_components.evse_master.hub import DATA_HUB
 from custom_components.evse_master.protocol.errors import PortInUseError
 from custom_components.evse_master.protocol.listener import DiscoveredCharger
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import WAIT
+from tests.simulator import SimulatedCharger
 
 from .conftest import PASSWORD, SERIAL, entry_data
 
@@ -68,17 +67,14 @@ async def test_user_flow_picks_discovered_charger(
         result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "BESEN BS20 (Garage)"
+    assert result["title"] == "Garage"  # the charger's own name
     assert result["result"].unique_id == SERIAL
+    # Only what setup needs: the rest is read from the charger every time.
     assert result["data"] == {
         CONF_SERIAL: SERIAL,
         CONF_PASSWORD: PASSWORD,
         CONF_HOST: "127.0.0.1",
         CONF_PORT: simulator.address[1],
-        CONF_BRAND: "BESEN",
-        CONF_MODEL: "BS20",
-        CONF_PHASES: 1,
-        CONF_MAX_CURRENT: 32,
     }
     await hass.async_block_till_done()
 
@@ -308,6 +304,13 @@ async def test_reauth_flow(
         result["flow_id"], {CONF_PASSWORD: "999999"}
     )
     assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    # The refused check was the flow's own: the running session is untouched.
+    state = entry.runtime_data.charger.state
+    assert state.logged_in
+    assert not state.auth_failed
+    charger_state = hass.states.get("sensor.besen_bs20_charger_state")
+    assert charger_state is not None
+    assert charger_state.state == "not_connected"
     simulator.password = "999999"
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PASSWORD: "999999"}
@@ -329,6 +332,25 @@ async def test_reconfigure_flow(
         result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "not-an-ip"}
     )
     assert result["errors"] == {CONF_STATIC_HOST: "invalid_host"}
+    # A typo in the password fails the check, not the running entry.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "111111", CONF_STATIC_HOST: ""}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    assert entry.state is ConfigEntryState.LOADED
+    assert not entry.runtime_data.charger.state.auth_failed
+    assert (
+        hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN, match_context={"source": "reauth"}
+        )
+        == []
+    )
+    # Nothing answers at this address: refused, the entry keeps its own.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "127.0.0.9"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    assert entry.data.get(CONF_STATIC_HOST) is None
     simulator.go_silent()
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_PASSWORD: PASSWORD, CONF_STATIC_HOST: "127.0.0.1"}

@@ -15,8 +15,8 @@ from syrupy.filters import props
 
 from custom_components.evse_master.protocol.charger import ChargerState
 from custom_components.evse_master.protocol.enums import CurrentState, Fault
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_charger
+from tests.simulator import SimulatedCharger
 
 from .conftest import PASSWORD, SERIAL
 
@@ -75,24 +75,32 @@ async def test_diagnostics(
     assert status["error_code"] == "0x00080800"
     assert status["errors"] == ERRORS
     assert charger_data["faults"] == ["over_current", "code_20"]
-    assert diagnostics == snapshot(exclude=props("port"))
+    # Raw bytes of the status, kept for decoding new firmware; not of what
+    # carries names and ids (nickname, sessions, records).
+    received = diagnostics["received"]
+    assert isinstance(received, dict)
+    raw = received["raw_payloads"]
+    assert isinstance(raw, dict)
+    assert str(raw["0x0004"]).startswith("01 08 fc")
+    assert "0x0108" not in raw
+    assert "0x0005" not in raw
+    # The clock reply and the announcements depend on timing.
+    assert diagnostics == snapshot(exclude=props("port", "raw_payloads"))
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
-async def test_diagnostics_before_first_status(
+async def test_diagnostics_of_a_charger_that_went_away(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
-    mock_config_entry: MockConfigEntry,
+    init_integration: MockConfigEntry,
     simulator: SimulatedCharger,
 ) -> None:
-    """A charger not heard since setup still gives a (nearly empty) report."""
+    """A charger gone silent still gives a report, with what it sent last."""
     simulator.go_silent()
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-
+    charger = init_integration.runtime_data.charger
+    await wait_for_charger(charger, lambda state: not state.online)
     diagnostics = await get_diagnostics_for_config_entry(
-        hass, hass_client, mock_config_entry
+        hass, hass_client, init_integration
     )
     text = json.dumps(diagnostics)
     assert PASSWORD not in text
@@ -100,7 +108,10 @@ async def test_diagnostics_before_first_status(
     charger_data = diagnostics["charger"]
     assert isinstance(charger_data, dict)
     assert charger_data["logged_in"] is False
-    assert charger_data["status"] is None
-    assert charger_data["faults"] == []
-    assert charger_data["power"] is None
-    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    assert charger_data["connection"] == "offline"
+    assert charger_data["status"] is not None
+    received = diagnostics["received"]
+    assert isinstance(received, dict)
+    raw = received["raw_payloads"]
+    assert isinstance(raw, dict)
+    assert "0x0004" in raw or "0x000D" in raw

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
+import logging
 import socket
 from unittest.mock import patch
 
-from homeassistant.config_entries import ConfigEntryState
+from freezegun.api import FrozenDateTimeFactory
+from homeassistant.config_entries import (
+    SOURCE_INTEGRATION_DISCOVERY,
+    ConfigEntryState,
+)
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -17,24 +23,32 @@ from pytest_homeassistant_custom_component.common import (
     async_fire_time_changed,
 )
 
+from custom_components.evse_master import const
 from custom_components.evse_master.const import (
     CONF_PORT,
     CONF_STATIC_HOST,
     DOMAIN,
     SETTINGS_REFRESH_INTERVAL,
-    WATCHDOG_INTERVAL,
 )
 from custom_components.evse_master.hub import (
     DATA_HUB,
+    MAX_PENDING_DISCOVERIES,
+    NEW_SERIALS_PER_MINUTE,
+    REMEMBERED_SERIALS,
+    REOFFER_AFTER,
     async_get_probe_targets,
     entry_address,
 )
 from custom_components.evse_master.protocol.enums import Command
-from custom_components.evse_master.protocol.frame import split_packet
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
+from custom_components.evse_master.protocol.frame import (
+    NO_PASSWORD,
+    Datagram,
+)
+from custom_components.evse_master.protocol.messages import DeviceInfo
 from tests.helpers import WAIT, PhoneApp, wait_for_charger, wait_for_value
+from tests.simulator import SimulatedCharger
 
-from .conftest import entry_data
+from .conftest import FAST_CHARGER, SERIAL, entry_data
 
 STATE = "sensor.besen_bs20_charger_state"
 
@@ -44,6 +58,24 @@ def state_of(hass: HomeAssistant) -> str:
     state = hass.states.get(STATE)
     assert state is not None
     return state.state
+
+
+def logins(sim: SimulatedCharger) -> int:
+    """RequestLogins with a password that reached the simulated charger."""
+    return sum(
+        datagram.command == Command.REQUEST_LOGIN and datagram.password != NO_PASSWORD
+        for datagram in sim.received
+    )
+
+
+def discovery_flows(hass: HomeAssistant) -> list[str]:
+    """Unique ids of the discovery flows in progress."""
+    return [
+        str(flow["context"]["unique_id"])
+        for flow in hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN, match_context={"source": SOURCE_INTEGRATION_DISCOVERY}
+        )
+    ]
 
 
 async def test_setup_and_unload(
@@ -63,6 +95,129 @@ async def test_setup_and_unload(
     assert state_of(hass) == STATE_UNAVAILABLE
 
 
+async def test_setup_creates_the_device(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    device_registry: dr.DeviceRegistry,
+) -> None:
+    """The device exists after setup, named after the entry, with its model."""
+    [device] = dr.async_entries_for_config_entry(
+        device_registry, init_integration.entry_id
+    )
+    assert device.name == "BESEN BS20"
+    assert (device.manufacturer, device.model) == ("BESEN", "BS20")
+    assert device.serial_number == SERIAL
+
+
+async def test_setup_waits_for_login(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """When setup returns, the charger is logged in and its entities have data."""
+    mock_config_entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.runtime_data.charger.state.logged_in
+    await wait_for_value(hass, STATE, "not_connected")
+    assert logins(simulator) == 1
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+
+
+async def test_setup_with_wrong_password_asks_for_it(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A refused password at setup: setup error and a reauth flow."""
+    simulator.password = "222222"
+    mock_config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+
+
+async def test_setup_retries_and_announcement_retries_at_once(
+    hass: HomeAssistant,
+    mock_config_entry: MockConfigEntry,
+    simulator: SimulatedCharger,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An absent charger: setup retries later, but its announcement retries now.
+
+    The listener stays open while the entry waits, so the announcement is
+    heard; Home Assistant reloads an entry waiting to retry when discovery
+    reports its unique id.
+    """
+    simulator.go_silent()
+    mock_config_entry.add_to_hass(hass)
+    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert "did not answer" in caplog.text  # the translated reason
+    hub = hass.data[DATA_HUB]
+    assert hub.shared.listener.is_open
+    assert hub.shared.users == 1  # the retry hold
+    simulator.resume()  # announces: long before Home Assistant's next retry
+    await wait_for_value(hass, STATE, "not_connected")
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
+    assert hub.shared.users == 1  # the entry's own; the hold is gone
+    assert discovery_flows(hass) == []  # the flow only nudged the entry
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    assert not hub.shared.listener.is_open
+
+
+async def test_retry_hold_ends_with_the_entry(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Unloading or removing an entry that waits to retry releases the listener."""
+    simulator.go_silent()
+    mock_config_entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    hub = hass.data[DATA_HUB]
+    assert hub.shared.users == 1
+    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.NOT_LOADED
+    assert not hub.shared.listener.is_open
+    await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert hub.shared.users == 1
+    await hass.config_entries.async_remove(mock_config_entry.entry_id)
+    assert not hub.shared.listener.is_open
+
+
+async def test_setup_is_bounded(
+    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """However long a login attempt would wait, setup gives up at its bound."""
+    simulator.ignore_commands.add(Command.REQUEST_LOGIN)
+    slow = replace(FAST_CHARGER, login_timeout=3600.0)
+    mock_config_entry.add_to_hass(hass)
+    with (
+        patch.object(const, "CHARGER_TIMINGS", slow),
+        patch.object(const, "SETUP_TIMEOUT", 0.2),
+    ):
+        assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert logins(simulator) == 1
+
+
+async def test_migration_drops_what_the_charger_tells(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """Entries of 1.1 stored brand, model and limits; 1.2 reads them every time."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=SERIAL,
+        title="BESEN BS20",
+        data=entry_data(simulator, brand="X", model="Y", phases=3, max_current=6),
+        minor_version=1,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    assert entry.minor_version == 2
+    assert entry.data == entry_data(simulator)
+    state = entry.runtime_data.charger.state
+    assert (state.max_current, state.phases) == (32, 1)  # from the charger
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_two_chargers_share_one_listener(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
@@ -77,8 +232,9 @@ async def test_two_chargers_share_one_listener(
     second = MockConfigEntry(
         domain=DOMAIN,
         unique_id=other.serial,
-        title="BESEN BS20",
+        title="BESEN BS20 7598",
         data=entry_data(other, password="654321"),
+        minor_version=2,
     )
     second.add_to_hass(hass)
     try:
@@ -108,10 +264,15 @@ async def test_two_chargers_share_one_listener(
 async def test_port_in_use_retries_with_repair_issue(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, listen_port: int
 ) -> None:
-    """A taken port makes setup retry and raises a repair issue until it frees."""
+    """A taken port makes setup retry and raises a repair issue until it frees.
+
+    The holder asks for address reuse, as many programs do: our exclusive bind
+    still refuses to share, so the issue shows instead of replies going astray.
+    """
     mock_config_entry.add_to_hass(hass)
     issues = ir.async_get(hass)
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         holder.bind(("127.0.0.1", listen_port))
         await hass.config_entries.async_setup(mock_config_entry.entry_id)
         await hass.async_block_till_done()
@@ -127,19 +288,32 @@ async def test_port_in_use_retries_with_repair_issue(
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
+async def test_reload_rebinds_the_port(
+    hass: HomeAssistant, init_integration: MockConfigEntry
+) -> None:
+    """Unload closes the socket, and the reload binds the same port again."""
+    assert await hass.config_entries.async_reload(init_integration.entry_id)
+    await hass.async_block_till_done()
+    assert init_integration.state is ConfigEntryState.LOADED
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "port_in_use") is None
+
+
 async def test_unavailable_when_silent_and_back(
     hass: HomeAssistant,
     init_integration: MockConfigEntry,
     simulator: SimulatedCharger,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Silence makes entities unavailable (logged once); recovery is automatic."""
+    """Silence: unavailable, one warning; its return: one info line."""
     simulator.go_silent()
     await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
-    assert caplog.text.count("not connected") == 1
+    went = [record for record in caplog.records if "went away" in record.message]
+    assert [record.levelno for record in went] == [logging.WARNING]
     simulator.resume()
     await wait_for_value(hass, STATE, "not_connected")
-    assert "is connected" in caplog.text
+    back = [record for record in caplog.records if "is back" in record.message]
+    assert [record.levelno for record in back] == [logging.INFO]
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
 async def test_takeover_by_phone_app_and_relogin(
@@ -168,36 +342,28 @@ async def test_wrong_password_at_runtime_starts_reauth(
     simulator.password = "222222"
     simulator.drop_client()  # the app's password change ends our session
     await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
-    flows = [
-        flow
-        for flow in hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-        if flow["context"]["source"] == "reauth"
-    ]
-    assert len(flows) == 1
-    state = init_integration.runtime_data.charger.state
-    assert state.auth_failed
-    assert not state.logged_in
-
-
-async def test_restart_with_charger_offline(
-    hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
-) -> None:
-    """Setup does not wait for an offline charger; it recovers by itself."""
-    simulator.go_silent()
-    mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    await wait_for_charger(
+        init_integration.runtime_data.charger, lambda s: s.auth_failed
+    )
     await hass.async_block_till_done()
-    assert mock_config_entry.state is ConfigEntryState.LOADED
-    assert state_of(hass) == STATE_UNAVAILABLE
-    simulator.resume()  # announces itself: we log in
-    await wait_for_value(hass, STATE, "not_connected")
-    assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
+    assert init_integration.state is ConfigEntryState.SETUP_ERROR
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
+    # One flow, however long it waits.
+    async_fire_time_changed(hass, dt_util.utcnow() + SETTINGS_REFRESH_INTERVAL * 3)
+    await hass.async_block_till_done()
+    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
 
 async def test_charger_moves_to_new_address(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """A new IP/port (DHCP) is followed and stored for the next start."""
+    """A new IP (DHCP) is followed once the charger announces from it.
+
+    During the session frames from another IP could come from anyone; they
+    are dropped, so the charger drops us and announces, and that moves us.
+    """
     await simulator.rebind("127.0.0.3")
     simulator.plug_in()
     await wait_for_value(hass, STATE, "ready")
@@ -205,73 +371,42 @@ async def test_charger_moves_to_new_address(
     assert init_integration.data[CONF_PORT] == simulator.address[1]
 
 
-async def test_watchdog_retries_pinned_address(
+async def test_new_port_on_the_same_ip_is_followed(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """A new source port of the session's IP moves nothing but the port."""
+    await simulator.rebind("127.0.0.1")
+    simulator.plug_in()
+    await wait_for_value(hass, STATE, "ready")
+    charger = init_integration.runtime_data.charger
+    assert charger.address == simulator.address
+    assert charger.diagnostics.dropped == {}
+    assert init_integration.data[CONF_PORT] == simulator.address[1]
+
+
+async def test_pinned_charger_is_retried_while_away(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
-    """With a pinned IP, the watchdog retries the login while disconnected.
-
-    The pinned address holds a silent socket that records what arrives.
-    """
-    loop = asyncio.get_running_loop()
-    logins: asyncio.Queue[bytes] = asyncio.Queue()
-
-    class SilentCharger(asyncio.DatagramProtocol):
-        def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
-            for datagram in split_packet(data):
-                if datagram.command == Command.REQUEST_LOGIN:
-                    logins.put_nowait(data)
-
-    transport, _ = await loop.create_datagram_endpoint(
-        SilentCharger, local_addr=("127.0.0.1", 0)
-    )
-    port = transport.get_extra_info("sockname")[1]
+    """A pinned charger cannot announce itself to us: we keep trying to log in."""
     entry = MockConfigEntry(
         domain=DOMAIN,
         unique_id=simulator.serial,
-        data=entry_data(simulator, port=port, static_host="127.0.0.1"),
+        title="BESEN BS20",
+        data=entry_data(simulator, static_host="127.0.0.1"),
+        minor_version=2,
     )
-    simulator.go_silent()
     entry.add_to_hass(hass)
-    try:
-        await hass.config_entries.async_setup(entry.entry_id)
-        charger = entry.runtime_data.charger
-        async with asyncio.timeout(WAIT):
-            await logins.get()  # the immediate login at setup
-            # Let that attempt time out; a retry while it runs would be skipped.
-            login = charger._login_task
-            assert login is not None
-            await login
-        while not logins.empty():  # that login's own retries
-            logins.get_nowait()
-        assert state_of(hass) == STATE_UNAVAILABLE
-        async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
-        async with asyncio.timeout(WAIT):
-            await logins.get()  # the watchdog's retry
-        assert await hass.config_entries.async_unload(entry.entry_id)
-    finally:
-        transport.close()
-
-
-async def test_watchdog_keeps_single_reauth(
-    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
-) -> None:
-    """A refused password stays one reauth flow across watchdog ticks."""
-    simulator.password = "222222"
-    simulator.drop_client()
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for_value(hass, STATE, "not_connected")
+    simulator.go_silent()
     await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
-    async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
-    await hass.async_block_till_done()
-    flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
-    assert [flow["context"]["source"] for flow in flows] == ["reauth"]
-
-
-async def test_watchdog_passes_while_connected(
-    hass: HomeAssistant, init_integration: MockConfigEntry
-) -> None:
-    """A watchdog tick during a live session changes nothing."""
-    async_fire_time_changed(hass, dt_util.utcnow() + WATCHDOG_INTERVAL * 2)
-    await hass.async_block_till_done()
-    assert state_of(hass) == "not_connected"
+    before = logins(simulator)  # a silent charger still records what reaches it
+    for _ in range(2):
+        await asyncio.wait_for(simulator.wait_for(Command.REQUEST_LOGIN), WAIT)
+    assert logins(simulator) >= before + 2
+    simulator.resume()
+    await wait_for_value(hass, STATE, "not_connected")
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_settings_reread_periodically(
@@ -290,6 +425,75 @@ async def test_home_assistant_stop_closes_everything(
     hass.bus.async_fire(EVENT_HOMEASSISTANT_STOP)
     await hass.async_block_till_done()
     assert not hass.data[DATA_HUB].shared.listener.is_open
+
+
+# --- discovery limits ---------------------------------------------------------------
+
+
+def announce(hass: HomeAssistant, serial: str, source: str = "127.0.0.2") -> None:
+    """An announcement of ``serial`` arriving at the shared listener."""
+    info = DeviceInfo(1, "BESEN", "BS20", "HW", 7040, 32)
+    frame = Datagram(serial, Command.LOGIN_ANNOUNCEMENT, info.build())
+    hass.data[DATA_HUB].shared.listener.datagram_received(
+        frame.encode(), (source, 7248)
+    )
+
+
+async def test_discovery_flows_are_limited(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A flood of serials: a few flows a minute, a few at once, bounded memory."""
+    serials = [f"{n:016x}" for n in range(1, 201)]
+    for serial in serials:
+        announce(hass, serial)
+    await hass.async_block_till_done()
+    first = discovery_flows(hass)
+    assert len(first) == min(NEW_SERIALS_PER_MINUTE, MAX_PENDING_DISCOVERIES)
+    # A minute later: new serials again, but never more cards than the cap.
+    freezer.tick(61)
+    for serial in serials:
+        announce(hass, serial)
+    await hass.async_block_till_done()
+    assert len(discovery_flows(hass)) == MAX_PENDING_DISCOVERIES
+    assert hass.data[DATA_HUB].remembered_serials <= REMEMBERED_SERIALS
+
+
+async def test_ignored_charger_is_offered_again_later(
+    hass: HomeAssistant,
+    init_integration: MockConfigEntry,
+    freezer: FrozenDateTimeFactory,
+) -> None:
+    """A dismissed card comes back after a while, not within minutes."""
+    serial = "8368555670377598"
+    announce(hass, serial)
+    await hass.async_block_till_done()
+    [flow] = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
+    hass.config_entries.flow.async_abort(flow["flow_id"])
+    announce(hass, serial)
+    await hass.async_block_till_done()
+    assert discovery_flows(hass) == []
+    freezer.tick(REOFFER_AFTER + 1)
+    announce(hass, serial)
+    await hass.async_block_till_done()
+    assert discovery_flows(hass) == [serial]
+
+
+async def test_configured_charger_gets_no_card(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """The serial of a configured charger never becomes a discovery card."""
+    await hass.config_entries.async_unload(init_integration.entry_id)
+    hub = hass.data[DATA_HUB]
+    await hub.async_acquire()  # listening, but no client registered
+    announce(hass, SERIAL, "127.0.0.1")
+    await hass.async_block_till_done()
+    assert discovery_flows(hass) == []
+    hub.shared.release()
+
+
+# --- helpers ------------------------------------------------------------------------
 
 
 async def test_probe_targets_are_enabled_subnets(hass: HomeAssistant) -> None:

@@ -19,7 +19,6 @@ from homeassistant.const import (
     ATTR_UNIT_OF_MEASUREMENT,
     SERVICE_TURN_OFF,
     SERVICE_TURN_ON,
-    STATE_UNAVAILABLE,
     Platform,
 )
 from homeassistant.core import HomeAssistant, State
@@ -32,13 +31,13 @@ from pytest_homeassistant_custom_component.common import (
 )
 from syrupy.assertion import SnapshotAssertion
 
-from custom_components.evse_master.const import CONF_MAX_CURRENT, DOMAIN
+from custom_components.evse_master.const import DOMAIN
 from custom_components.evse_master.protocol.enums import Action, Command
 from custom_components.evse_master.protocol.messages import OutputCurrent
-from custom_components.evse_master.protocol.simulator import MODELS, SimulatedCharger
 from tests.helpers import wait_for_state, wait_for_value
+from tests.simulator import MODELS, SimulatedCharger
 
-from .conftest import FAST_CHARGER, SERIAL, entry_data
+from .conftest import FAST_CHARGER, SERIAL
 
 SHORT_TIMEOUT = replace(FAST_CHARGER, request_timeout=0.3)
 
@@ -113,34 +112,6 @@ async def test_max_current_reads_the_charger(
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
-@pytest.mark.parametrize(
-    ("charger_model", "stored", "expected_max"),
-    [("bs20-3p", {}, 16), ("bs20-3p", {CONF_MAX_CURRENT: None}, 32)],
-    ids=["stored_limit", "no_stored_limit"],
-)
-async def test_max_current_range_while_offline(
-    hass: HomeAssistant,
-    simulator: SimulatedCharger,
-    stored: dict[str, object],
-    expected_max: int,
-) -> None:
-    """Before the charger answers, the limit comes from the entry (else 32 A)."""
-    simulator.go_silent()
-    entry = MockConfigEntry(
-        domain=DOMAIN, unique_id=simulator.serial, data=entry_data(simulator, **stored)
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    state = state_of(hass, "max_current")
-    assert state.state == STATE_UNAVAILABLE
-    assert state.attributes[ATTR_MAX] == expected_max
-    simulator.resume()
-    state = await wait_for_value(hass, entity_id(hass, "max_current"), "16")
-    assert state.attributes[ATTR_MAX] == 16  # what the charger announced
-    assert await hass.config_entries.async_unload(entry.entry_id)
-
-
 async def test_set_max_current(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
@@ -183,10 +154,8 @@ async def test_max_current_kept_by_charger(
     with pytest.raises(HomeAssistantError) as err:
         await set_value(hass, "max_current", 10)
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "command_refused"
-    assert err.value.translation_placeholders == {
-        "error": "charger kept 16 A instead of 10 A"
-    }
+    assert err.value.translation_key == "setting_refused"
+    assert err.value.translation_placeholders == {"kept": "16", "wanted": "10"}
     assert simulator.max_current_setting == 16
     assert state_of(hass, "max_current").state == "16"
 
@@ -231,6 +200,7 @@ MID_SESSION = [
 ]
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("platforms", [MID_SESSION])
 @pytest.mark.parametrize("charger_model", ["bs20"])
 async def test_max_current_mid_session_applies_at_once(
@@ -251,6 +221,7 @@ async def test_max_current_mid_session_applies_at_once(
     assert float(state.state) == 10
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("platforms", [MID_SESSION])
 @pytest.mark.parametrize("charger_model", ["ec311s"])
 async def test_max_current_mid_session_waits_for_next_start(
@@ -314,10 +285,8 @@ async def test_lcd_brightness_errors(
     with pytest.raises(HomeAssistantError) as err:
         await set_value(hass, "lcd_brightness", 50)
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "command_refused"
-    assert err.value.translation_placeholders == {
-        "error": "charger kept its previous brightness"
-    }
+    assert err.value.translation_key == "setting_refused"
+    assert err.value.translation_placeholders == {"kept": "80", "wanted": "50"}
     assert simulator.lcd_brightness == 80
     await set_value(hass, "lcd_brightness", 50)
     assert simulator.lcd_brightness == 50

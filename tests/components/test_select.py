@@ -25,8 +25,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN, SETTINGS_REFRESH_INTERVAL
 from custom_components.evse_master.protocol.enums import Command
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_state, wait_for_value
+from tests.simulator import SimulatedCharger
 
 from .conftest import FAST_CHARGER, SERIAL
 
@@ -195,10 +195,8 @@ async def test_refused_by_charger(
     with pytest.raises(HomeAssistantError) as err:
         await select(hass, "language", "german")
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "command_refused"
-    assert err.value.translation_placeholders == {
-        "error": "charger answered 1 to setting 0x810F = 3"
-    }
+    assert err.value.translation_key == "setting_refused"
+    assert err.value.translation_placeholders == {"kept": "1", "wanted": "3"}
     assert simulator.language == 1
     assert state_of(hass, "language").state == "english"
     await select(hass, "language", "german")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     SERVICE_TURN_OFF,
@@ -24,10 +26,10 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN
 from custom_components.evse_master.protocol.enums import Fault
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
-from tests.helpers import wait_for_state, wait_for_value
+from tests.helpers import capture_writes, wait_for_state, wait_for_value
+from tests.simulator import SimulatedCharger
 
-from .conftest import SERIAL
+from .conftest import PATIENT_CHARGER, SERIAL
 
 THREE_PHASE_KEYS = ("voltage_l2", "voltage_l3", "current_l2", "current_l3")
 
@@ -95,8 +97,7 @@ async def test_snapshot(
 ) -> None:
     """Every sensor of an idle charger, and the device it belongs to."""
     await snapshot_platform(hass, entity_registry, snapshot, loaded.entry_id)
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
-    assert device is not None
+    [device] = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
     assert device == snapshot(name="device")
 
 
@@ -104,8 +105,8 @@ async def test_device_info(
     hass: HomeAssistant, loaded: MockConfigEntry, device_registry: dr.DeviceRegistry
 ) -> None:
     """Brand, model, serial and the versions read after login."""
-    device = device_registry.async_get_device(identifiers={(DOMAIN, SERIAL)})
-    assert device is not None
+    [device] = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
+    assert device.identifiers == {(DOMAIN, SERIAL)}
     assert device.manufacturer == "BESEN"
     assert device.model == "BS20"
     assert device.name == "BESEN BS20"
@@ -132,7 +133,6 @@ async def test_charger_state_follows_the_charger(
         "waiting_for_card",
         "waiting_for_button",
         "fault",
-        "unknown",
     ]
     await start_session(hass, simulator)
     await switch(hass, SERVICE_TURN_OFF)
@@ -197,10 +197,10 @@ async def test_power_voltages_and_currents(
     for phase in readings:
         assert float(state_of(hass, f"voltage_{phase}").state) == 230
         assert float(state_of(hass, f"current_{phase}").state) == amps
-    simulator.set_measurements(voltage=218.5)
-    await wait_for_number(hass, "power", phases * 218.5 * amps)
-    for phase in readings:
-        assert float(state_of(hass, f"voltage_{phase}").state) == 218.5
+    simulator.set_measurements(voltage=218.4)
+    await wait_for_number(hass, "power", round(phases * 218.4 * amps))
+    for phase in readings:  # published in whole volts
+        assert float(state_of(hass, f"voltage_{phase}").state) == 218
     await switch(hass, SERVICE_TURN_OFF)
     await wait_for_number(hass, "power", 0)
     assert float(state_of(hass, "current_l1").state) == 0
@@ -231,22 +231,37 @@ async def test_phase_entities_only_on_three_phase_units(
         assert float(state_of(hass, "voltage_l3").state) == 230
 
 
-async def test_voltage_disabled_by_default(
+@pytest.mark.parametrize("charger_model", ["bs20-3p"])
+async def test_disabled_by_default(
     hass: HomeAssistant, loaded: MockConfigEntry, entity_registry: er.EntityRegistry
 ) -> None:
-    """Voltages are diagnostic and disabled by default; currents are enabled."""
-    voltage = entity_registry.async_get(entity_id(hass, "voltage_l1"))
-    assert voltage is not None
-    assert voltage.disabled_by is er.RegistryEntryDisabler.INTEGRATION
-    assert hass.states.get(voltage.entity_id) is None
-    current = entity_registry.async_get(entity_id(hass, "current_l1"))
-    assert current is not None
-    assert current.disabled_by is None
+    """Diagnostics nobody needs for energy or automations start disabled."""
+    disabled = {
+        "voltage_l1",
+        "voltage_l2",
+        "voltage_l3",
+        "current_l1",
+        "current_l2",
+        "current_l3",
+        "inner_temperature",
+        "outer_temperature",
+        "session_current_limit",
+    }
+    for entry in er.async_entries_for_config_entry(entity_registry, loaded.entry_id):
+        key = entry.unique_id.removeprefix(f"{SERIAL}_")
+        expected = er.RegistryEntryDisabler.INTEGRATION if key in disabled else None
+        assert entry.disabled_by is expected, key
+        assert (hass.states.get(entry.entity_id) is None) is (key in disabled)
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 @pytest.mark.parametrize("platforms", [[Platform.SENSOR, Platform.SWITCH]])
+@pytest.mark.parametrize("charger_timings", [PATIENT_CHARGER])
 async def test_energy_and_session(
-    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """Lifetime energy rises while charging; the session sensors follow it."""
     lifetime = float(state_of(hass, "lifetime_energy").state)
@@ -263,60 +278,55 @@ async def test_energy_and_session(
     # The charger clock was set by the integration; it has whole seconds.
     assert before - timedelta(seconds=2) <= started <= dt_util.utcnow()
 
-    simulator.add_energy(2.5)
-    # Real time also adds a little energy (3.7 kW): allow up to 0.05 kWh more.
-    state = await wait_for_state(
-        hass,
-        entity_id(hass, "lifetime_energy"),
-        lambda s: float(s.state) >= lifetime + 2.5 - 0.005,
-    )
-    assert float(state.state) == pytest.approx(lifetime + 2.5, abs=0.05)
-    session = await wait_for_state(
-        hass, entity_id(hass, "session_energy"), lambda s: float(s.state) >= 2.5
-    )
-    assert float(session.state) == pytest.approx(2.5, abs=0.05)
-
-    # Ten minutes into the session (moved back on the simulated charger).
-    assert simulator._session is not None
-    assert simulator._session.started_at is not None
-    simulator._session.started_at -= 600
+    # Ten minutes of charging at 16 A: 0.613 kWh, which the charger could
+    # deliver in that time, so it is published at once.
+    freezer.tick(timedelta(minutes=10))
     simulator.push_charging_status()
-    duration = await wait_for_state(
-        hass, entity_id(hass, "session_duration"), lambda s: float(s.state) >= 10
-    )
+    duration = await wait_for_value(hass, entity_id(hass, "session_duration"), "10")
     assert duration.attributes["unit_of_measurement"] == "min"
-    assert float(duration.state) == pytest.approx(10, abs=0.1)
+    expected = round(10 / 60 * 230 * 16 / 1000, 2)
+    await wait_for_number(hass, "session_energy", expected, tolerance=0.011)
+    simulator.push_status()
+    await wait_for_number(hass, "lifetime_energy", lifetime + expected, 0.011)
 
     await switch(hass, SERVICE_TURN_OFF)
     await wait_for_value(hass, entity_id(hass, "charger_state"), "ready")
     # The finished session stays on show; the counter stops rising.
-    assert float(state_of(hass, "session_energy").state) >= 2.5
+    assert float(state_of(hass, "session_energy").state) == pytest.approx(expected)
     assert state_of(hass, "session_start").state == start.state
 
 
-async def test_lifetime_energy_never_zero(
+async def test_lifetime_energy_holds_a_stray_zero(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """A 0 kWh counter is a missing reading: unknown, never 0."""
+    """A 0 kWh reading mid-session is not a reset: the last value stays."""
     lifetime = entity_id(hass, "lifetime_energy")
+    writes = capture_writes(hass, lifetime)
     simulator.set_measurements(total_energy=0)
-    await wait_for_value(hass, lifetime, STATE_UNKNOWN)
-    simulator.set_measurements(total_energy=2000.25)
-    await wait_for_value(hass, lifetime, "2000.25")
+    simulator.set_measurements(total_energy=1234.57)
+    await wait_for_value(hass, lifetime, "1234.57")
+    assert [state.state for state in writes] == ["1234.57"]
     assert state_of(hass, "lifetime_energy").attributes["state_class"] == (
         "total_increasing"
     )
 
 
+@pytest.mark.usefixtures("entity_registry_enabled_by_default")
 async def test_temperatures(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """Both temperatures in °C; a missing plug sensor reads as unknown."""
+    """Both temperatures in °C, to 0.1 °C; a missing plug sensor reads as unknown."""
     assert float(state_of(hass, "inner_temperature").state) == 25
     assert float(state_of(hass, "outer_temperature").state) == 25
-    simulator.set_measurements(temperature_inner=41.5, temperature_outer=-5.25)
+    simulator.set_measurements(temperature_inner=41.54, temperature_outer=-5.26)
     await wait_for_number(hass, "inner_temperature", 41.5)
-    assert float(state_of(hass, "outer_temperature").state) == -5.25
+    assert float(state_of(hass, "outer_temperature").state) == -5.3
+    # Below the published precision: no new state.
+    writes = capture_writes(hass, entity_id(hass, "inner_temperature"))
+    simulator.set_measurements(temperature_inner=41.52)
+    simulator.set_measurements(temperature_inner=41.56)
+    await wait_for_number(hass, "inner_temperature", 41.6)
+    assert [state.state for state in writes] == ["41.6"]
     assert state_of(hass, "inner_temperature").attributes["unit_of_measurement"] == (
         "°C"
     )
@@ -324,7 +334,7 @@ async def test_temperatures(
     simulator.temperature_outer = None  # type: ignore[assignment]
     simulator.push_status()
     await wait_for_value(hass, entity_id(hass, "outer_temperature"), STATE_UNKNOWN)
-    assert float(state_of(hass, "inner_temperature").state) == 41.5
+    assert float(state_of(hass, "inner_temperature").state) == 41.6
 
 
 @pytest.mark.parametrize(
@@ -390,18 +400,20 @@ async def test_fault_sensor_clears(
     assert result.attributes["error_code"] == "0x00000000"
 
 
-async def test_sensors_without_data(
+async def test_sensors_arrive_with_the_charger(
     hass: HomeAssistant, mock_config_entry: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """Until the charger answers, sensors are unavailable; then they fill in."""
+    """A charger that is away at setup: retry; its announcement brings the data."""
     simulator.go_silent()
     mock_config_entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
-    await hass.async_block_till_done()
-    fault = hass.states.get(entity_id(hass, "fault"))
-    assert fault is not None
-    assert fault.state == "unavailable"
-    assert "error_code" not in fault.attributes
+    assert not await hass.config_entries.async_setup(mock_config_entry.entry_id)
+    assert mock_config_entry.state is ConfigEntryState.SETUP_RETRY
+    assert hass.states.async_entity_ids(Platform.SENSOR) == []
     simulator.resume()
-    await wait_for_value(hass, entity_id(hass, "fault"), "none")
+    fault = await wait_for_state(
+        hass, "sensor.besen_bs20_fault", lambda state: state.state == "none"
+    )
+    assert fault.attributes["error_code"] == "0x00000000"
+    await hass.async_block_till_done()
+    assert mock_config_entry.state is ConfigEntryState.LOADED
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)

@@ -10,6 +10,7 @@ from homeassistant.components.number.const import (
     SERVICE_SET_VALUE,
 )
 from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     CONF_PASSWORD,
@@ -33,8 +34,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN
 from custom_components.evse_master.protocol.enums import ChargeStartError, Command
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_charger, wait_for_value
+from tests.simulator import SimulatedCharger
 
 from .conftest import FAST_CHARGER
 
@@ -247,20 +248,25 @@ async def test_rate_limited(
 async def test_wrong_password_starts_reauth(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """A password changed in the app fails the action and asks for the new one."""
+    """A password changed in the app: the action fails, reauth asks for the new one.
+
+    The charger's PasswordError answers no login, so on its own it proves
+    nothing; the session then ends, and the login after it is refused twice.
+    """
     await plug_in(hass, loaded, simulator)
     simulator.password = "222222"
     with pytest.raises(HomeAssistantError) as err:
         await switch(hass, SERVICE_TURN_ON)
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "authentication_failed"
+    assert err.value.translation_key == "no_response"
     assert not simulator.charging
     await wait_for_value(hass, SWITCH, STATE_UNAVAILABLE)
+    await hass.async_block_till_done()
+    assert loaded.state is ConfigEntryState.SETUP_ERROR
     flows = hass.config_entries.flow.async_progress_by_handler(DOMAIN)
     assert [flow["context"]["source"] for flow in flows] == ["reauth"]
 
     # The new password brings the charger back and the switch works again.
-    simulator.drop_client()
     result = await hass.config_entries.flow.async_configure(
         flows[0]["flow_id"], {CONF_PASSWORD: "222222"}
     )

@@ -5,15 +5,14 @@ from __future__ import annotations
 from homeassistant.components.text.const import (
     ATTR_MAX,
     ATTR_MIN,
-    ATTR_MODE,
     ATTR_PATTERN,
     ATTR_VALUE,
     DOMAIN as TEXT_DOMAIN,
     SERVICE_SET_VALUE,
 )
-from homeassistant.const import ATTR_ENTITY_ID, Platform
+from homeassistant.const import ATTR_ENTITY_ID, ATTR_MODE, STATE_UNKNOWN, Platform
 from homeassistant.core import HomeAssistant, State
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -24,8 +23,8 @@ from syrupy.assertion import SnapshotAssertion
 
 from custom_components.evse_master.const import DOMAIN
 from custom_components.evse_master.protocol.enums import Command
-from custom_components.evse_master.protocol.simulator import SimulatedCharger
 from tests.helpers import wait_for_value
+from tests.simulator import SimulatedCharger
 
 NICKNAME = "text.besen_bs20_nickname"
 
@@ -80,10 +79,10 @@ async def test_reads_the_charger(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     state = await wait_for_value(hass, NICKNAME, "Carport")
-    assert state.attributes[ATTR_MIN] == 0
+    assert state.attributes[ATTR_MIN] == 1
     assert state.attributes[ATTR_MAX] == 11
     assert state.attributes[ATTR_MODE] == "text"
-    assert state.attributes[ATTR_PATTERN] == "[ -~]*"
+    assert state.attributes[ATTR_PATTERN] == "^[!-~]([ -~]*[!-~])?$"
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
@@ -91,7 +90,7 @@ async def test_rename(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
     """A new name is stored on the charger; its echo sets the state."""
-    assert state_of(hass).state == ""
+    assert state_of(hass).state == STATE_UNKNOWN  # an unnamed charger
     await set_nickname(hass, "Garage 11 A")
     assert simulator.nickname == "Garage 11 A"
     await wait_for_value(hass, NICKNAME, "Garage 11 A")
@@ -108,24 +107,30 @@ async def test_too_long_rejected_by_home_assistant(
         await set_nickname(hass, "Twelve chars")
     assert renames(simulator) == 0
     assert simulator.nickname == ""
-    assert state_of(hass).state == ""
+    assert state_of(hass).state == STATE_UNKNOWN
 
 
-@pytest.mark.parametrize("value", ["", "Garäge"], ids=["empty", "not_ascii"])
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ("", "too short"),
+        ("Garäge", "match pattern"),
+        (" Garage", "match pattern"),
+        ("Garage ", "match pattern"),
+        ("Gar\tage", "match pattern"),
+    ],
+    ids=["empty", "not_ascii", "leading_space", "trailing_space", "control"],
+)
 async def test_invalid_name_rejected(
     hass: HomeAssistant,
     loaded: MockConfigEntry,
     simulator: SimulatedCharger,
     value: str,
+    reason: str,
 ) -> None:
-    """An empty or non-ASCII name is refused with a translated error."""
-    with pytest.raises(ServiceValidationError) as err:
+    """Names the charger cannot keep are refused before anything is sent."""
+    with pytest.raises(ValueError, match=reason):
         await set_nickname(hass, value)
-    assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "invalid_value"
-    assert err.value.translation_placeholders == {
-        "error": "name must be 1 to 11 ASCII characters"
-    }
     assert renames(simulator) == 0
     await set_nickname(hass, "Garage")
     await wait_for_value(hass, NICKNAME, "Garage")
@@ -139,10 +144,8 @@ async def test_refused_by_charger(
     with pytest.raises(HomeAssistantError) as err:
         await set_nickname(hass, "Garage")
     assert err.value.translation_domain == DOMAIN
-    assert err.value.translation_key == "command_refused"
-    assert err.value.translation_placeholders == {
-        "error": "charger kept its previous name"
-    }
+    assert err.value.translation_key == "setting_refused"
+    assert err.value.translation_placeholders == {"kept": "", "wanted": "Garage"}
     assert simulator.nickname == ""
     await set_nickname(hass, "Garage")
     assert simulator.nickname == "Garage"

@@ -102,10 +102,16 @@ def test_captured_framing(
 
 
 def test_from_charger() -> None:
+    """The command id's direction decides (§4), not the password field."""
     assert frame.decode_datagram(V1).from_charger
-    assert not frame.decode_datagram(V10).from_charger  # client password
-    assert not Datagram(SERIAL, 0x8004, b"\x01").from_charger  # client command id
-    assert not Datagram(SERIAL, 0x0004, password=PASSWORD).from_charger
+    assert not frame.decode_datagram(V10).from_charger  # client command id
+    assert not Datagram(SERIAL, 0x8004, b"\x01").from_charger
+    # Other implementations put zeros or their own password into their frames.
+    assert Datagram(SERIAL, 0x0004, password=PASSWORD).from_charger
+    assert Datagram(SERIAL, 0x0004, password=frame.NO_PASSWORD).from_charger
+    assert not Datagram(
+        SERIAL, 0x8004, password=frame.CHARGER_PASSWORD_FIELD
+    ).from_charger
 
 
 def test_defaults() -> None:
@@ -271,6 +277,8 @@ def test_garbage_is_dropped(garbage: bytes) -> None:
         ("  9181102751219513\n", "9181102751219513"),
         ("39FF221053CB1F00", "39ff221053cb1f00"),
         ("abcdefABCDEF0123", "abcdefabcdef0123"),
+        ("9181 1027 5121 9513", "9181102751219513"),  # as printed on labels
+        ("9181-1027-5121-9513", "9181102751219513"),
     ],
 )
 def test_normalize_serial(given_serial: str, expected: str) -> None:
@@ -284,7 +292,7 @@ def test_normalize_serial(given_serial: str, expected: str) -> None:
         "918110275121951",  # 15 characters
         "91811027512195130",  # 17 characters
         "918110275121951g",
-        "9181 1027 512195",  # bytes.fromhex would skip the spaces
+        "9181 1027 512195",  # 14 digits once the spaces are gone
         "9181\t10275121951",
         "0x18110275121951",
         "+181102751219513",
@@ -310,12 +318,14 @@ def test_password_field() -> None:
         ("12345", "6 ASCII"),
         ("1234567", "6 ASCII"),
         (" 123456 ", "6 ASCII"),
-        ("12345\u00e9", "ascii"),  # UnicodeEncodeError is a ValueError
+        ("12345\u00e9", "6 ASCII"),
+        ("\u00e9\u00e9\u00e9\u00e9\u00e9\u00e9", "6 ASCII"),
     ],
 )
 def test_password_field_rejects(bad: str, message: str) -> None:
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=message) as raised:
         frame.password_field(bad)
+    assert bad not in str(raised.value)  # errors end up in logs and forms
 
 
 # --- log redaction ------------------------------------------------------------
@@ -326,8 +336,10 @@ def _hex_tokens(raw: bytes) -> list[str]:
 
 
 def test_redact_masks_client_password() -> None:
+    """The password and the checksum (which gives away its byte sum)."""
     expected = _hex_tokens(V10)
     expected[13:19] = ["**"] * 6
+    expected[-4:-2] = ["**"] * 2
     assert frame.redact_for_log(V10) == " ".join(expected)
     assert "31 32 33 34 35 36" not in frame.redact_for_log(V10)
 
@@ -337,9 +349,18 @@ def test_redact_keeps_charger_datagrams() -> None:
     assert frame.redact_for_log(V1) == V1.hex(" ")
 
 
-def test_redact_masks_probe_password() -> None:
+def test_redact_keeps_empty_passwords() -> None:
+    """Six zero bytes (the probe) hide nothing."""
     probe = Datagram(frame.PROBE_SERIAL, 0x8002, b"", frame.NO_PASSWORD).encode()
-    assert frame.redact_for_log(probe).split()[13:19] == ["**"] * 6
+    assert frame.redact_for_log(probe) == probe.hex(" ")
+
+
+def test_redact_masks_an_emulators_own_password() -> None:
+    """Some implementations write their password into their own frames."""
+    raw = _frame(0x0004, bytes(25), password=PASSWORD)
+    tokens = frame.redact_for_log(raw).split()
+    assert tokens[13:19] == ["**"] * 6
+    assert tokens[-4:-2] == ["**"] * 2
 
 
 @pytest.mark.parametrize("command", sorted(frame.SECRET_PAYLOAD_COMMANDS))
@@ -348,7 +369,7 @@ def test_redact_masks_secret_payloads(command: int) -> None:
     tokens = frame.redact_for_log(raw).split()
     assert tokens[:21] == _hex_tokens(raw[:21])  # charger password in clear
     assert tokens[21:-4] == ["**"] * 14
-    assert tokens[-4:] == _hex_tokens(raw[-4:])
+    assert tokens[-4:] == ["**", "**", "0f", "02"]  # the checksum sums the secret
 
 
 def test_redact_wifi_reply_with_empty_payload() -> None:
@@ -362,9 +383,22 @@ def test_redact_concatenated_datagrams() -> None:
     expected = _hex_tokens(packet)
     for start in (len(V1), len(V1) + len(V10) + len(wifi)):
         expected[start + 13 : start + 19] = ["**"] * 6
+        end = start + len(V10)
+        expected[end - 4 : end - 2] = ["**"] * 2
     wifi_payload = len(V1) + len(V10) + 21
     expected[wifi_payload : wifi_payload + 6] = ["**"] * 6
+    expected[wifi_payload + 6 : wifi_payload + 8] = ["**"] * 2
     assert frame.redact_for_log(packet) == " ".join(expected)
+
+
+def test_redact_finds_secrets_behind_malformed_bytes() -> None:
+    """A broken datagram before a Wi-Fi reply must not expose the passphrase."""
+    wifi = _frame(0x010A, b"MySSID\x00hunter2", password=frame.CHARGER_PASSWORD_FIELD)
+    broken = V1[:10] + b"\xff\xff" + V1[12:]  # damaged: the checksum fails
+    for packet in (b"junk" + wifi, broken + wifi, V1[:30] + wifi, wifi[:-3]):
+        redacted = frame.redact_for_log(packet)
+        assert b"hunter2".hex(" ") not in redacted
+        assert len(redacted.split()) == len(packet)
 
 
 def test_redact_truncated_client_datagram() -> None:
@@ -476,7 +510,7 @@ def test_redact_masks_every_client_password(
     start = 0
     for datagram in parts:
         field = tokens[start + 13 : start + 19]
-        if datagram.password == frame.CHARGER_PASSWORD_FIELD:
+        if datagram.password in (frame.CHARGER_PASSWORD_FIELD, frame.NO_PASSWORD):
             assert field == _hex_tokens(datagram.password)[: len(field)]
         else:
             assert field == ["**"] * len(field)

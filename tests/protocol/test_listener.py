@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 import logging
 import socket
 
+from freezegun.api import FrozenDateTimeFactory
 from hypothesis import given, settings, strategies as st
 import pytest
 
@@ -14,10 +15,13 @@ from custom_components.evse_master.protocol.enums import Command
 from custom_components.evse_master.protocol.errors import PortInUseError
 from custom_components.evse_master.protocol.frame import (
     CHARGER_PASSWORD_FIELD,
+    MAX_DATAGRAMS_PER_PACKET,
     Datagram,
     password_field,
 )
 from custom_components.evse_master.protocol.listener import (
+    PACE_INTERVAL,
+    PROBE_ANSWER_WINDOW,
     Address,
     ChargerListener,
     DiscoveredCharger,
@@ -78,47 +82,27 @@ async def listener() -> AsyncGenerator[ChargerListener]:
     instance.close()
 
 
-async def test_routes_by_serial_and_learns_address(listener: ChargerListener) -> None:
-    """Datagrams reach the handler of their serial; the source is learned."""
+async def test_routes_by_serial_with_source(listener: ChargerListener) -> None:
+    """Datagrams reach the handler of their serial (any spelling), with the source."""
     got: asyncio.Queue[tuple[Datagram, Address]] = asyncio.Queue()
-    unregister = listener.register(SERIAL, lambda d, a: got.put_nowait((d, a)))
+    unregister = listener.register(SERIAL.upper(), lambda d, a: got.put_nowait((d, a)))
     peer = await open_peer()
     peer.send(charger_frame(), listener.local_address)
     async with asyncio.timeout(WAIT):
         datagram, address = await got.get()
     assert datagram.command == Command.HEADING
     assert address == peer.address
-    assert listener.address_of(SERIAL) == peer.address
 
     unregister()
     unregister()  # a second call is harmless
-    discovered: asyncio.Queue[DiscoveredCharger] = asyncio.Queue()
-    listener.subscribe_discovery(discovered.put_nowait)
-    peer.send(charger_frame(), listener.local_address)
-    async with asyncio.timeout(WAIT):
-        found = await discovered.get()
-    assert found.serial == SERIAL
-    assert found.info is None
+    discovered: list[DiscoveredCharger] = []
+    listener.subscribe_discovery(discovered.append)
+    listener.datagram_received(charger_frame(), peer.address)
+    # A heading of an unknown serial is nobody's: neither routed nor discovery.
     assert got.empty()
+    assert discovered == []
     assert peer.transport is not None
     peer.transport.close()
-
-
-async def test_client_echo_does_not_move_address(listener: ChargerListener) -> None:
-    """A phone app's frame (password set, client command) is not the charger."""
-    got: asyncio.Queue[Datagram] = asyncio.Queue()
-    listener.register(SERIAL, lambda d, a: got.put_nowait(d))
-    charger, phone = await open_peer(), await open_peer()
-    charger.send(charger_frame(), listener.local_address)
-    echo = Datagram(SERIAL, Command.HEADING_RESPONSE, b"\x00", password_field("123456"))
-    phone.send(echo.encode(), listener.local_address)
-    async with asyncio.timeout(WAIT):
-        await got.get()
-        await got.get()
-    assert listener.address_of(SERIAL) == charger.address
-    for peer in (charger, phone):
-        assert peer.transport is not None
-        peer.transport.close()
 
 
 async def test_discovery_reports_announcements(listener: ChargerListener) -> None:
@@ -136,15 +120,79 @@ async def test_discovery_reports_announcements(listener: ChargerListener) -> Non
     peer.transport.close()
 
 
-async def test_bad_announcement_payload_still_discovered(
-    listener: ChargerListener,
-) -> None:
-    """A truncated announcement reports the charger without info."""
+async def test_discovery_only_from_what_parses(listener: ChargerListener) -> None:
+    """Truncated announcements, keyed frames and other commands discover nothing."""
     found: list[DiscoveredCharger] = []
     listener.subscribe_discovery(found.append)
-    frame = Datagram(OTHER, Command.LOGIN_ANNOUNCEMENT, b"\x01\x02").encode()
-    listener.datagram_received(frame, ("127.0.0.1", 7248))
-    assert found == [DiscoveredCharger(OTHER, ("127.0.0.1", 7248), None)]
+    source = ("127.0.0.2", 7248)
+    for frame in (
+        Datagram(OTHER, Command.LOGIN_ANNOUNCEMENT, b"\x01\x02").encode(),
+        Datagram(OTHER, Command.LOGIN_ANNOUNCEMENT, INFO.build(), key_type=1).encode(),
+        Datagram(OTHER, Command.STATUS, bytes(25)).encode(),
+        Datagram(OTHER, Command.LOGIN_RESPONSE, INFO.build()).encode(),
+        Datagram(OTHER, Command.PASSWORD_ERROR, b"\x00").encode(),  # no probe sent
+    ):
+        listener.datagram_received(frame, source)
+    assert found == []
+
+
+async def test_probe_answers_are_discovered_for_a_while(
+    listener: ChargerListener, freezer: FrozenDateTimeFactory
+) -> None:
+    """A PasswordError counts as a charger answering our probe, shortly after it."""
+    found: list[DiscoveredCharger] = []
+    listener.subscribe_discovery(found.append)
+    answer = Datagram(OTHER, Command.PASSWORD_ERROR, b"\x00").encode()
+    listener.send_probe([])
+    listener.datagram_received(answer, ("127.0.0.2", 7248))
+    assert found == [DiscoveredCharger(OTHER, ("127.0.0.2", 7248), None)]
+    freezer.tick(PROBE_ANSWER_WINDOW + 1)
+    listener.datagram_received(answer, ("127.0.0.3", 7248))
+    assert len(found) == 1
+
+
+async def test_work_per_packet_is_bounded(listener: ChargerListener) -> None:
+    """At most 8 datagrams per packet are handled; repeats only once."""
+    calls: list[Datagram] = []
+    listener.register(SERIAL, lambda d, a: calls.append(d))
+    headings = charger_frame() * 2620  # 65,500 bytes, one heading repeated
+    listener.datagram_received(headings, ("127.0.0.1", 1))
+    assert calls == [Datagram(SERIAL, Command.HEADING)]
+    calls.clear()
+    distinct = b"".join(
+        Datagram(SERIAL, Command.STATUS, bytes([n]) * 25).encode() for n in range(20)
+    )
+    listener.datagram_received(distinct, ("127.0.0.1", 1))
+    assert [d.payload[0] for d in calls] == list(range(MAX_DATAGRAMS_PER_PACKET))
+
+
+async def test_paced_sends_keep_order_and_spacing(
+    listener: ChargerListener, freezer: FrozenDateTimeFactory
+) -> None:
+    """Paced requests leave one per interval, in order, across chargers."""
+    peer = await open_peer()
+    for n in range(3):
+        listener.send(Datagram(SERIAL, 0x8107, bytes([2, n])), peer.address, paced=True)
+    listener.send(Datagram(OTHER, 0x8107, bytes([2, 3])), peer.address, paced=True)
+    arrived = []
+    async with asyncio.timeout(WAIT):
+        arrived.append((await peer.received.get())[22])
+        assert listener.paced_backlog == 3  # the clock has not moved
+        for _ in range(3):
+            freezer.tick(PACE_INTERVAL * 1.5)  # a timer due exactly now waits
+            arrived.append((await peer.received.get())[22])
+    assert arrived == [0, 1, 2, 3]
+    assert listener.paced_backlog == 0
+    listener.send(Datagram(SERIAL, 0x8106), peer.address)  # unpaced: at once
+    async with asyncio.timeout(WAIT):
+        assert (await peer.received.get())[19:21] == b"\x81\x06"
+    assert peer.transport is not None
+    peer.transport.close()
+
+
+async def test_receive_buffer_is_grown(listener: ChargerListener) -> None:
+    """Many answers at once must fit: the buffer is well above Linux's default."""
+    assert listener.receive_buffer >= 425_984
 
 
 async def test_probe_bytes(listener: ChargerListener) -> None:
@@ -158,8 +206,19 @@ async def test_probe_bytes(listener: ChargerListener) -> None:
     peer.transport.close()
 
 
+async def test_bind_is_exclusive(listener: ChargerListener) -> None:
+    """Another program cannot share the port, even asking for address reuse."""
+    port = listener.local_address[1]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        with pytest.raises(OSError, match="in use"):
+            other.bind(("127.0.0.1", port))
+    with pytest.raises(PortInUseError):
+        await ChargerListener("127.0.0.1", port).start()
+
+
 async def test_port_in_use() -> None:
-    """A port held without address reuse gives a typed error."""
+    """A port held by someone else gives a typed error."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as holder:
         holder.bind(("127.0.0.1", 0))
         port = holder.getsockname()[1]
@@ -188,7 +247,7 @@ async def test_handler_errors_are_contained(
         raise RuntimeError("boom")
 
     listener.register(SERIAL, broken)
-    packet = charger_frame() + charger_frame()
+    packet = charger_frame() + charger_frame(command=Command.STATUS)
     with caplog.at_level(logging.ERROR):
         listener.datagram_received(packet, ("127.0.0.1", 1))
     assert len(calls) == 2
@@ -238,7 +297,11 @@ async def test_shared_listener_reference_counting() -> None:
     assert not first.is_open
     shared.release()  # extra releases are harmless
     assert shared.users == 0
+    with pytest.raises(RuntimeError):
+        shared.hold()  # only an open listener can be held without awaiting
     await shared.acquire()
+    shared.hold()
+    assert shared.users == 2
     shared.close()
     assert not shared.listener.is_open
     assert shared.users == 0

@@ -28,6 +28,7 @@ from custom_components.evse_master.protocol.enums import (
 from custom_components.evse_master.protocol.frame import Datagram
 from custom_components.evse_master.protocol.messages import (
     MESSAGE_TYPES,
+    PLAN_ON,
     U16_NONE,
     U32_NONE,
     ByteMessage,
@@ -55,6 +56,7 @@ from custom_components.evse_master.protocol.messages import (
     PasswordError,
     PayloadError,
     PhaseReading,
+    PlanDay,
     RequestLogin,
     StartModeSetting,
     Status,
@@ -63,6 +65,7 @@ from custom_components.evse_master.protocol.messages import (
     SystemTime,
     TemperatureUnitSetting,
     Version,
+    WeeklyPlan,
 )
 
 SERIAL = "9181102751219513"
@@ -307,8 +310,9 @@ def test_captured_device_info_details() -> None:
     assert isinstance(info, DeviceInfo)
     assert not info.three_phase
     assert info.phases == 1
-    assert not info.long_layout
+    assert info.layout == 70
     assert info.byte70 is None
+    assert info.extra == b""
 
 
 def test_captured_charge_start_response_accepted() -> None:
@@ -680,9 +684,28 @@ def test_status_phases_and_power() -> None:
     assert status.l1 == PhaseReading(230.0, 10.0)
     assert status.l2 == PhaseReading(230.0, 5.0)
     assert status.l3 == PhaseReading(None, None)
-    assert len(status.phases) == 3
+    assert len(status.phases) == 2  # L3 has no reading: not a phase it drives
+    assert status.phase_count == 2
     assert status.computed_power == pytest.approx(230 * 10 + 230 * 5)
     assert status.extra == b""
+
+
+def test_status_zero_volt_phases_are_absent() -> None:
+    """A 40-byte status with L2/L3 at 0.0 V (Morec capture) is single-phase."""
+    status = Status.parse(_status_payload(40, b34=0xFF))
+    assert (status.l2, status.l3) == (PhaseReading(0.0, 0.0), PhaseReading(0.0, 0.0))
+    assert status.phase_count == 1
+    assert status.phases == (status.l1,)
+
+
+@pytest.mark.parametrize("length", range(26, 33))
+def test_status_between_layouts_keeps_its_bytes(length: int) -> None:
+    """26 to 32 bytes: the bytes after 25 are kept and rebuilt."""
+    payload = _status_payload(25) + bytes(range(1, length - 24))
+    status = Status.parse(payload)
+    assert status.l2 is None
+    assert status.extra == payload[25:]
+    assert status.build() == payload
 
 
 def test_status_emergency_and_sentinels() -> None:
@@ -742,10 +765,19 @@ def test_device_info_119_layout() -> None:
     info = DeviceInfo.parse(payload)
     assert info.byte70 == 5
     assert info.hotline == "WWW.EVSE"  # NUL in the first part ends the text
-    assert info.long_layout
+    assert info.layout == 119
     rebuilt = info.build()
-    assert len(rebuilt) == 151
+    assert len(rebuilt) == 119
     assert DeviceInfo.parse(rebuilt) == info
+
+
+def test_device_info_145_bytes_round_trip() -> None:
+    """The 145-byte capture: bytes 119-144 are kept and rebuilt as they were."""
+    head = DeviceInfo(1, "EVSE", "SQW49", "HW", 7360, 32, "WWW.EVSE.COM").build()
+    payload = head + b"\x00" + bytes(48) + bytes(range(26))
+    info = DeviceInfo.parse(payload)
+    assert (info.layout, info.extra) == (119, bytes(range(26)))
+    assert info.build() == payload
 
 
 def test_device_info_long_text_uses_long_layout() -> None:
@@ -896,6 +928,7 @@ MINIMUM_SIZES: list[tuple[MessageType, int]] = [
     (Nickname, 1),
     (SystemTime, 1),
     (LcdBrightness, 3),
+    (WeeklyPlan, 1),
 ]
 
 
@@ -972,7 +1005,7 @@ def byte_messages(cls: type[ByteMessage]) -> st.SearchStrategy[ByteMessage]:
 
 @st.composite
 def device_infos(draw: st.DrawFn, layout: int) -> DeviceInfo:
-    """Device info that parses back from the 70-, 118- or 151-byte layout."""
+    """Device info that parses back from the 70-, 118-, 119- or 151-byte layout."""
     wide = layout == 151
     return DeviceInfo(
         device_type=draw(u8),
@@ -982,8 +1015,10 @@ def device_infos(draw: st.DrawFn, layout: int) -> DeviceInfo:
         max_power=draw(u32),
         max_current=draw(u8),
         hotline=draw(text(16 if layout == 70 else 64)),
-        byte70=draw(u8) if wide else None,
-        long_layout=layout != 70,
+        byte70=draw(u8) if layout >= 119 else None,
+        layout=layout,
+        # Longer extras would make the payload look like the next layout.
+        extra=draw(st.binary(max_size={70: 47, 118: 0, 119: 31, 151: 30}[layout])),
     )
 
 
@@ -1019,7 +1054,8 @@ def statuses(draw: st.DrawFn, three_phase: bool) -> Status:
         errors=draw(u32),
         l2=draw(phases) if three_phase else None,
         l3=draw(phases) if three_phase else None,
-        extra=draw(st.binary(max_size=12)) if three_phase else b"",
+        # Up to 7 extra bytes keep a 25-byte status short of the L2/L3 layout.
+        extra=draw(st.binary(max_size=12 if three_phase else 7)),
     )
 
 
@@ -1123,12 +1159,36 @@ nicknames = st.builds(
 )
 system_times = st.builds(SystemTime, u8.map(Action), st.none() | u32)
 lcd_brightnesses = st.builds(LcdBrightness, u8, u8, u8, st.binary(max_size=8))
+weekly_plans = st.builds(
+    WeeklyPlan,
+    u8.map(Action),
+    st.lists(st.builds(PlanDay, u8, u8, u8, u16, u32), min_size=7, max_size=7).map(
+        tuple
+    ),
+    st.binary(max_size=8),
+)
+
+
+def test_weekly_plan_get_and_reply() -> None:
+    """GET is 02 and 63 zero bytes; a reply of 7 days round-trips."""
+    assert WeeklyPlan.get().build() == b"\x02" + bytes(63)
+    day = PlanDay(PLAN_ON, 1, 30, 240, 0xFFFFFFFF)
+    reply = WeeklyPlan(Action.GET, (day,) + (PlanDay(),) * 6)
+    payload = reply.build()
+    assert len(payload) == 64
+    parsed = WeeklyPlan.parse(payload)
+    assert parsed == reply
+    assert parsed.days[0].enabled
+    assert not parsed.days[1].enabled
+    assert WeeklyPlan.parse(b"\x02").days == ()
 
 
 def _model_cases() -> list[tuple[str, MessageType, st.SearchStrategy[Message]]]:
     cases: list[tuple[str, MessageType, st.SearchStrategy[Message]]] = [
         ("DeviceInfo-70", DeviceInfo, device_infos(70)),
         ("DeviceInfo-118", DeviceInfo, device_infos(118)),
+        ("DeviceInfo-119", DeviceInfo, device_infos(119)),
+        ("DeviceInfo-119", DeviceInfo, device_infos(119)),
         ("DeviceInfo-151", DeviceInfo, device_infos(151)),
         ("Version", Version, versions()),
         ("Status-25", Status, statuses(three_phase=False)),
@@ -1144,6 +1204,7 @@ def _model_cases() -> list[tuple[str, MessageType, st.SearchStrategy[Message]]]:
         ("Nickname", Nickname, nicknames),
         ("SystemTime", SystemTime, system_times),
         ("LcdBrightness", LcdBrightness, lcd_brightnesses),
+        ("WeeklyPlan", WeeklyPlan, weekly_plans),
     ]
     for cls in sorted(set(MESSAGE_TYPES.values()), key=lambda c: c.__name__):
         if issubclass(cls, ByteMessage):

@@ -16,6 +16,8 @@ TAIL: bytes = b"\x0f\x02"
 OVERHEAD = 25
 """Bytes of a datagram that are not payload."""
 MAX_DATAGRAM = 0xFFFF
+MAX_DATAGRAMS_PER_PACKET = 8
+"""Datagrams handled per UDP packet; real chargers send one, rarely two (§2.5)."""
 
 PAYLOAD_OFFSET = 21
 SERIAL_LENGTH = 8
@@ -23,7 +25,9 @@ PASSWORD_LENGTH = 6
 PASSWORD_OFFSET = 13
 
 CHARGER_PASSWORD_FIELD: bytes = b"\xff" * PASSWORD_LENGTH
-"""What chargers put in the password field of every datagram they send."""
+"""What real chargers put in the password field (other implementations differ)."""
+CLIENT_COMMAND_BASE = 0x8000
+"""Client->charger command ids are at or above this (§4)."""
 NO_PASSWORD: bytes = b"\x00" * PASSWORD_LENGTH
 PROBE_SERIAL = "0" * (2 * SERIAL_LENGTH)
 
@@ -48,23 +52,32 @@ def _checksum_matches(data: bytes | memoryview, stored: int) -> bool:
     return stored in (total & 0xFFFF, total % 0xFFFF)
 
 
+_SERIAL_SEPARATORS = str.maketrans("", "", " -\t\r\n")
+
+
 def normalize_serial(serial: str) -> str:
-    """Return a serial as 16 lowercase hex characters, or raise ValueError."""
-    cleaned = serial.strip().lower()
-    # Not bytes.fromhex alone: it skips whitespace, so "9181 1027 512195" would pass.
+    """Return a serial as 16 lowercase hex characters, or raise ValueError.
+
+    Labels print it in groups ("9181 1027 5121 9513", "9181-1027-..."), so
+    spaces and dashes are dropped. This is the one place serials are compared
+    in: everything that registers, looks up or matches a serial uses it.
+    """
+    cleaned = serial.translate(_SERIAL_SEPARATORS).lower()
     if len(cleaned) != 2 * SERIAL_LENGTH or not set(cleaned) <= _HEX_DIGITS:
         raise ValueError("serial must be 16 hexadecimal characters")
     return cleaned
 
 
 def password_field(password: str | None) -> bytes:
-    """Encode a charger password for the header (6 ASCII bytes)."""
+    """Encode a charger password for the header (6 ASCII bytes).
+
+    The error never contains the password (it ends up in logs and UIs).
+    """
     if not password:
         return NO_PASSWORD
-    raw = password.encode("ascii")
-    if len(raw) != PASSWORD_LENGTH:
+    if len(password) != PASSWORD_LENGTH or not password.isascii():
         raise ValueError("password must be 6 ASCII characters")
-    return raw
+    return password.encode("ascii")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +93,12 @@ class Datagram:
 
     @property
     def from_charger(self) -> bool:
-        """Whether this looks like a frame a charger sent (not a client echo)."""
-        return self.command < 0x8000 and self.password == CHARGER_PASSWORD_FIELD
+        """Whether the command id is one chargers send (§4: below 0x8000).
+
+        The password field does not decide it: real units send FF x 6, other
+        implementations zeros or their password.
+        """
+        return self.command < CLIENT_COMMAND_BASE
 
     def encode(self) -> bytes:
         """Return the datagram's bytes."""
@@ -112,9 +129,14 @@ def decode_datagram(data: bytes) -> Datagram:
     return datagrams[0]
 
 
-def split_packet(data: bytes) -> Iterator[Datagram]:
-    """Yield every valid datagram in a UDP packet; log and skip the rest."""
-    datagrams, rest, errors = _split(bytes(data), stop_on_error=False)
+def split_packet(
+    data: bytes, limit: int = MAX_DATAGRAMS_PER_PACKET
+) -> Iterator[Datagram]:
+    """Yield the valid datagrams of a UDP packet, at most ``limit``; log the rest.
+
+    The limit bounds the work (and the replies) one packet can cause.
+    """
+    datagrams, rest, errors = _split(bytes(data), stop_on_error=False, limit=limit)
     if errors or rest:
         for error in errors:
             _LOGGER.debug("Dropping malformed bytes: %s", error)
@@ -124,13 +146,16 @@ def split_packet(data: bytes) -> Iterator[Datagram]:
 
 
 def _split(
-    data: bytes, *, stop_on_error: bool
+    data: bytes, *, stop_on_error: bool, limit: int | None = None
 ) -> tuple[list[Datagram], bytes, list[str]]:
     datagrams: list[Datagram] = []
     errors: list[str] = []
     size = len(data)
     offset = 0
     while size - offset >= OVERHEAD:
+        if limit is not None and len(datagrams) >= limit:
+            errors.append(f"more than {limit} datagrams in one packet")
+            break
         if data[offset] != HEADER[0] or data[offset + 1] != HEADER[1]:
             errors.append(f"bad header at offset {offset}")
             break
@@ -170,25 +195,54 @@ def _split(
 SECRET_PAYLOAD_COMMANDS = frozenset({0x010A, 0x810A, 0x0109, 0x8109, 0x8102, 0x0102})
 """Commands whose payload may carry a Wi-Fi passphrase or password."""
 
+_UNSECRET_PASSWORD_FIELDS = frozenset({CHARGER_PASSWORD_FIELD, NO_PASSWORD})
+_COMMAND_OFFSET = 19
+_MASK = "**"
+
 
 def redact_for_log(packet: bytes) -> str:
-    """Hex dump of a packet with client passwords and secret payloads as ``**``."""
+    """Hex dump of a packet with passwords, their checksums and secrets as ``**``.
+
+    Every ``06 01`` outside a valid datagram is treated as a possible datagram
+    start, so a secret never shows because the bytes around it did not parse.
+    A password field that is neither FF x 6 nor zeros is masked, and so is
+    the checksum after it: a byte sum reveals a 6-digit password almost as
+    well as the digits do. Secret payloads are
+    masked by command id up to the datagram's end (or the packet's), with
+    their checksum.
+    """
     tokens = [f"{byte:02x}" for byte in packet]
-    offset = 0
-    while packet[offset : offset + 2] == HEADER:
+    size = len(packet)
+    offset = packet.find(HEADER)
+    while 0 <= offset < size:
         length = int.from_bytes(packet[offset + 2 : offset + 4], "big")
-        # A truncated datagram or bad length still gets redacted, up to the end.
-        complete = OVERHEAD <= length <= len(packet) - offset
-        payload_end = offset + length - 4 if complete else len(packet)
+        complete = OVERHEAD <= length <= size - offset
+        end = offset + length if complete else size
+        # Only a datagram that checks out is skipped as a whole; inside
+        # anything else, every later header is looked at too.
+        valid = complete and _is_valid(packet, offset, end)
         start = offset + PASSWORD_OFFSET
         password = packet[start : start + PASSWORD_LENGTH]
-        if password.strip(b"\xff"):  # chargers send six FF bytes
-            tokens[start : start + len(password)] = ["**"] * len(password)
-        command = int.from_bytes(packet[offset + 19 : offset + 21], "big")
+        if password and not any(
+            field.startswith(password) for field in _UNSECRET_PASSWORD_FIELDS
+        ):
+            tokens[start : start + len(password)] = [_MASK] * len(password)
+            if complete:
+                tokens[end - 4 : end - 2] = [_MASK, _MASK]
+        command = int.from_bytes(
+            packet[offset + _COMMAND_OFFSET : offset + PAYLOAD_OFFSET], "big"
+        )
         payload_start = offset + PAYLOAD_OFFSET
+        payload_end = end - 4 if complete else size
         if command in SECRET_PAYLOAD_COMMANDS and payload_end > payload_start:
-            tokens[payload_start:payload_end] = ["**"] * (payload_end - payload_start)
-        if not complete:
-            break
-        offset += length
+            tokens[payload_start:payload_end] = [_MASK] * (payload_end - payload_start)
+            if complete:
+                tokens[end - 4 : end - 2] = [_MASK, _MASK]
+        offset = packet.find(HEADER, end if valid else offset + 1)
     return " ".join(tokens)
+
+
+def _is_valid(packet: bytes, start: int, end: int) -> bool:
+    return packet[end - 2 : end] == TAIL and _checksum_matches(
+        packet[start : end - 4], int.from_bytes(packet[end - 4 : end - 2], "big")
+    )

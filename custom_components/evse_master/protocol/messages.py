@@ -167,6 +167,10 @@ class GetVersion(ByteMessage):
 _INFO = struct.Struct(">B16s16s16sIB16s")
 
 
+_INFO_LAYOUTS = (70, 118, 119, 151)
+"""Device-info payload lengths with a known layout (§5.1)."""
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceInfo:
     """Login announcement 0x0001 and LoginResponse 0x0002 (§5.1)."""
@@ -182,8 +186,10 @@ class DeviceInfo:
     hotline: str = ""
     byte70: int | None = None
     """Unexplained byte of the 119/151-byte variants."""
-    long_layout: bool = False
-    """Whether the payload used the 118/119/151-byte layout."""
+    layout: int = 70
+    """Which layout the payload used: 70, 118, 119 or 151 bytes."""
+    extra: bytes = b""
+    """Bytes after that layout (a 145-byte capture has 26); kept as they are."""
 
     @property
     def three_phase(self) -> bool:
@@ -192,26 +198,26 @@ class DeviceInfo:
 
     @property
     def phases(self) -> int:
-        """Number of phases the charger drives."""
+        """Number of phases the type code stands for."""
         return 3 if self.three_phase else 1
 
     @classmethod
     def parse(cls, payload: bytes) -> Self:
-        """Decode the 70-, 118-, 119- or 151-byte layouts."""
+        """Decode the 70-, 118-, 119- or 151-byte layouts (and anything longer)."""
         _need(payload, _INFO.size, "device info")
         device_type, brand, model, hardware, power, current, hotline = (
             _INFO.unpack_from(payload)
         )
+        layout = max(size for size in _INFO_LAYOUTS if size <= len(payload))
         byte70: int | None = None
-        long_layout = len(payload) >= 118
-        if len(payload) >= 119:
+        if layout == 118:
+            hotline += payload[70:118]
+        elif layout >= 119:
             byte70 = payload[70]
             hotline += payload[71:119]
-            if len(payload) >= 151:
+            if layout == 151:
                 brand += payload[119:135]
                 model += payload[135:151]
-        elif long_layout:
-            hotline += payload[70:118]
         return cls(
             device_type=device_type,
             brand=decode_text(brand),
@@ -221,27 +227,23 @@ class DeviceInfo:
             max_current=current,
             hotline=decode_text(hotline),
             byte70=byte70,
-            long_layout=long_layout,
+            layout=layout,
+            extra=payload[layout:],
         )
 
     def build(self) -> bytes:
-        """Encode; the long layout is used when flagged or when text needs it."""
-        fits_short = max(len(self.hotline), len(self.brand), len(self.model)) <= 16
-        if not self.long_layout and self.byte70 is None and fits_short:
-            return _INFO.pack(
-                self.device_type,
-                encode_text(self.brand, 16),
-                encode_text(self.model, 16),
-                encode_text(self.hardware_version, 16),
-                self.max_power,
-                self.max_current,
-                encode_text(self.hotline, 16),
-            )
+        """Encode in :attr:`layout`, or the smallest layout the text fits in."""
+        layout = self.layout
+        if max(len(self.brand), len(self.model)) > 16:
+            layout = 151
+        elif self.byte70 is not None and layout < 119:
+            layout = 119
+        elif len(self.hotline) > 16 and layout == 70:
+            layout = 118
         brand = encode_text(self.brand, 32)
         model = encode_text(self.model, 32)
         hotline = encode_text(self.hotline, 64)
-        head = struct.pack(
-            ">B16s16s16sIB16s",
+        head = _INFO.pack(
             self.device_type,
             brand[:16],
             model[:16],
@@ -250,11 +252,13 @@ class DeviceInfo:
             self.max_current,
             hotline[:16],
         )
-        if self.byte70 is None and brand[16:] == model[16:] == bytes(16):
-            return head + hotline[16:]
-        return (
-            head + bytes((self.byte70 or 0,)) + hotline[16:] + brand[16:] + model[16:]
-        )
+        if layout == 118:
+            head += hotline[16:]
+        elif layout >= 119:
+            head += bytes((self.byte70 or 0,)) + hotline[16:]
+            if layout == 151:
+                head += brand[16:] + model[16:]
+        return head + self.extra
 
 
 # --- version (0x0106) ---------------------------------------------------------
@@ -327,12 +331,16 @@ class Status:
     l2: PhaseReading | None = None
     l3: PhaseReading | None = None
     extra: bytes = b""
-    """Bytes after offset 33 ("new protocol" firmware); kept for diagnostics."""
+    """Bytes after the fields this layout knows (offset 25, or 33 with L2/L3)."""
 
     @property
     def current_state(self) -> CurrentState:
         """The state, taking newer firmware's alternative state byte into account."""
-        if len(self.extra) > 1 and self.extra[1] in ALTERNATIVE_STATES:
+        if (
+            self.l2 is not None
+            and len(self.extra) > 1
+            and self.extra[1] in ALTERNATIVE_STATES
+        ):
             return CurrentState(self.extra[1])
         return self.reported_state
 
@@ -343,8 +351,16 @@ class Status:
 
     @property
     def phases(self) -> tuple[PhaseReading, ...]:
-        """Readings of the phases the payload carries."""
-        return tuple(p for p in (self.l1, self.l2, self.l3) if p is not None)
+        """Readings of the phases present: L1, and L2/L3 with a voltage (§5.3)."""
+        return (
+            self.l1,
+            *(p for p in (self.l2, self.l3) if p is not None and p.voltage),
+        )
+
+    @property
+    def phase_count(self) -> int:
+        """How many phases the status shows (a zero voltage is an absent phase)."""
+        return 1 + sum(1 for p in (self.l2, self.l3) if p is not None and p.voltage)
 
     @property
     def computed_power(self) -> float:
@@ -374,6 +390,7 @@ class Status:
             v2, c2, v3, c3 = _PHASES.unpack_from(payload, _STATUS.size)
             l2 = _phase(v2, c2)
             l3 = _phase(v3, c3)
+        known = _STATUS.size + (_PHASES.size if l2 is not None else 0)
         return cls(
             line_id=line_id,
             l1=_phase(l1_voltage, l1_current),
@@ -388,7 +405,7 @@ class Status:
             errors=errors,
             l2=l2,
             l3=l3,
-            extra=payload[_STATUS.size + _PHASES.size :] if l2 is not None else b"",
+            extra=payload[known:],
         )
 
     def build(self) -> bytes:
@@ -408,7 +425,7 @@ class Status:
             self.errors,
         )
         if self.l2 is None and self.l3 is None:
-            return out
+            return out + self.extra
         empty = PhaseReading(None, None)
         l2, l3 = self.l2 or empty, self.l3 or empty
         return (
@@ -1035,6 +1052,69 @@ class LcdBrightness:
         return bytes((self.prefix, self.mode, self.level)) + self.trailer
 
 
+_PLAN_DAY = struct.Struct(">BBBHI")
+PLAN_DAYS = 7
+PLAN_ON = 3
+PLAN_OFF = 1
+
+
+@dataclass(frozen=True, slots=True)
+class PlanDay:
+    """One weekday of the weekly plan: a window and an energy limit (§5.10.7)."""
+
+    state: int = PLAN_OFF
+    """3 on, 1 off (the app treats anything but 1 as on)."""
+    hour: int = 0
+    minute: int = 0
+    duration: int = 0
+    """Minutes, at most 1440."""
+    limit: int = U32_NONE
+    """Energy limit as sent; 0xFFFFFFFF = unlimited."""
+
+    @property
+    def enabled(self) -> bool:
+        """Whether this day's window is on."""
+        return self.state != PLAN_OFF
+
+
+@dataclass(frozen=True, slots=True)
+class WeeklyPlan:
+    """0x810E / 0x010E "alarm charge strategy": Monday first (§5.10.7)."""
+
+    action: Action
+    days: tuple[PlanDay, ...] = tuple(PlanDay() for _ in range(PLAN_DAYS))
+    extra: bytes = b""
+
+    REQUEST: ClassVar[Command] = Command.WEEKLY_PLAN
+
+    @classmethod
+    def get(cls) -> Self:
+        """The GET request: ``02`` and 63 zero bytes, as the app pads it."""
+        return cls(Action.GET, tuple(PlanDay(0, 0, 0, 0, 0) for _ in range(PLAN_DAYS)))
+
+    @classmethod
+    def parse(cls, payload: bytes) -> Self:
+        """Decode; a bare action byte (an EC311S accepts it) has no days."""
+        _need(payload, 1, "weekly plan")
+        days: list[PlanDay] = []
+        offset = 1
+        while len(days) < PLAN_DAYS and offset + _PLAN_DAY.size <= len(payload):
+            days.append(PlanDay(*_PLAN_DAY.unpack_from(payload, offset)))
+            offset += _PLAN_DAY.size
+        return cls(Action(payload[0]), tuple(days), payload[offset:])
+
+    def build(self) -> bytes:
+        """Encode."""
+        return (
+            bytes((self.action,))
+            + b"".join(
+                _PLAN_DAY.pack(d.state, d.hour, d.minute, d.duration, d.limit)
+                for d in self.days
+            )
+            + self.extra
+        )
+
+
 # --- dispatch -------------------------------------------------------------------
 
 type Message = (
@@ -1053,6 +1133,7 @@ type Message = (
     | Nickname
     | SystemTime
     | LcdBrightness
+    | WeeklyPlan
 )
 
 type MessageType = (
@@ -1071,6 +1152,7 @@ type MessageType = (
     | type[Nickname]
     | type[SystemTime]
     | type[LcdBrightness]
+    | type[WeeklyPlan]
 )
 
 MESSAGE_TYPES: dict[int, MessageType] = {
@@ -1094,6 +1176,7 @@ MESSAGE_TYPES: dict[int, MessageType] = {
     Command.TEMPERATURE_UNIT_RESPONSE: TemperatureUnitSetting,
     Command.PASSWORD_ERROR: PasswordError,
     Command.LCD_BRIGHTNESS_RESPONSE: LcdBrightness,
+    Command.WEEKLY_PLAN_RESPONSE: WeeklyPlan,
     Command.LOGIN_CONFIRM: LoginConfirm,
     Command.REQUEST_LOGIN: RequestLogin,
     Command.HEADING_RESPONSE: HeadingResponse,
@@ -1113,6 +1196,7 @@ MESSAGE_TYPES: dict[int, MessageType] = {
     Command.LANGUAGE: LanguageSetting,
     Command.TEMPERATURE_UNIT: TemperatureUnitSetting,
     Command.LCD_BRIGHTNESS: LcdBrightness,
+    Command.WEEKLY_PLAN: WeeklyPlan,
 }
 """Payload model of every command this package understands, both directions."""
 

@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from custom_components.evse_master.protocol import simulator as simulator_module
 from custom_components.evse_master.protocol.enums import (
     Action,
     ChargeStartError,
@@ -60,14 +59,15 @@ from custom_components.evse_master.protocol.messages import (
     TemperatureUnitSetting,
     Version,
 )
-from custom_components.evse_master.protocol.simulator import (
+from tests.simulator import (
     MODELS,
     ChargerModel,
     SimulatedCharger,
     SimulatorTimings,
-    build_parser,
-    main,
+    charger as simulator_module,
+    cli,
 )
+from tests.simulator.cli import build_parser, main
 
 SERIAL = "9181102751219513"
 PASSWORD = "123456"
@@ -529,11 +529,13 @@ async def test_single_phase_wiring_of_a_three_phase_model(
     sim.plug_in()
     await start_charging(client, sim, start_request(16, line_id=2))
     status = Status.parse((await client.ask(sim, Command.STATUS_REQUEST)).payload)
-    assert [(p.voltage, p.current) for p in status.phases] == [
+    readings = (status.l1, status.l2, status.l3)
+    assert [(p.voltage, p.current) for p in readings if p] == [
         (230, 16),
         (0, 0),
         (0, 0),
     ]
+    assert status.phase_count == 1
 
 
 async def test_energy_accumulates_from_elapsed_time(
@@ -1086,7 +1088,7 @@ def help_process() -> Iterator[subprocess.Popen[str]]:
     then overlap with the other tests instead of adding to them.
     """
     process = subprocess.Popen(
-        [sys.executable, "-m", simulator_module.__name__, "--help"],
+        [sys.executable, "-m", "tests.simulator", "--help"],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -1126,7 +1128,7 @@ async def test_run_stops_on_signal(
 ) -> None:
     sim = SimulatedCharger(client_port=client.port, timings=QUIET)
     previous = signal.getsignal(signal.SIGTERM)
-    runner = asyncio.create_task(simulator_module.run([sim]))
+    runner = asyncio.create_task(cli.run([sim]))
     try:
         _, source = await client.expect_from(Command.LOGIN_ANNOUNCEMENT)
         assert not sim.plugged
@@ -1160,7 +1162,7 @@ def test_cli_chargers_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     options = parser.parse_args(
         ["--port", "40000", "--count", "2", "--serial", "00000000000000ff"]
     )
-    chargers = simulator_module._chargers(options)
+    chargers = cli._chargers(options)
     assert [c.serial for c in chargers] == ["00000000000000ff", "0000000000000100"]
     assert [c._bind for c in chargers] == [("127.0.0.1", 40000), ("127.0.0.1", 40001)]
     with pytest.raises(SystemExit):

@@ -6,26 +6,23 @@ login takes the session over), heads the client and drops it after unanswered
 headings, pushes status and charging status, and answers the commands the
 integration uses. Every byte goes through :mod:`frame` and :mod:`messages`.
 
-Run ``python -m custom_components.evse_master.protocol.simulator --help`` for
-a stand-alone charger (or several) to try the integration against.
+Run ``python -m tests.simulator --help`` for a stand-alone charger (or several)
+to try the integration against. It is a development tool: it lives beside the
+integration, not in what Home Assistant installs.
 """
 
 from __future__ import annotations
 
-import argparse
 import asyncio
-from collections.abc import Callable, Iterable, Sequence
-import contextlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 import logging
-import signal
-import sys
 from types import TracebackType
 from typing import Final, Self
 
-from . import const
-from .enums import (
+from custom_components.evse_master.protocol import const
+from custom_components.evse_master.protocol.enums import (
     THREE_PHASE_DEVICE_TYPES,
     Action,
     ChargeStartError,
@@ -43,7 +40,7 @@ from .enums import (
     TemperatureUnit,
     encode_faults,
 )
-from .frame import (
+from custom_components.evse_master.protocol.frame import (
     CHARGER_PASSWORD_FIELD,
     PROBE_SERIAL,
     Datagram,
@@ -52,7 +49,7 @@ from .frame import (
     redact_for_log,
     split_packet,
 )
-from .messages import (
+from custom_components.evse_master.protocol.messages import (
     ByteSetting,
     ChargeRecord,
     ChargeRecordAck,
@@ -86,9 +83,6 @@ __all__ = [
     "ChargerModel",
     "SimulatedCharger",
     "SimulatorTimings",
-    "build_parser",
-    "main",
-    "run",
 ]
 
 _LOGGER = logging.getLogger(__name__)
@@ -459,7 +453,8 @@ class SimulatedCharger:
         self._announce_to: Address = (client_host, self._client_port)
 
         self.received: list[Datagram] = []
-        """Every datagram addressed to this charger, in arrival order."""
+        """Every datagram addressed to this charger, in arrival order (also
+        while :meth:`go_silent`, which only stops it from answering)."""
         self.refuse_next: dict[int, int] = {}
         """Test hook: command id -> code to refuse the next such request with."""
         self.ignore_commands: set[int] = set()
@@ -859,16 +854,15 @@ class SimulatedCharger:
     # --- receiving ---
 
     def _datagram_received(self, data: bytes, host: str) -> None:
-        if self._silent:
-            return
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s <- %s %s", self.serial, host, redact_for_log(data))
         for datagram in split_packet(data):
             if datagram.serial not in (self.serial, PROBE_SERIAL):
                 continue
+            # Recorded even while silent: what reached the charger's address.
             self.received.append(datagram)
             self._notify_waiters(datagram)
-            if datagram.command in self.ignore_commands:
+            if self._silent or datagram.command in self.ignore_commands:
                 continue
             try:
                 self._handle(datagram, host)
@@ -1293,192 +1287,3 @@ class SimulatedCharger:
             max_current=model.max_current,
             hotline=model.hotline,
         )
-
-
-# --- command line ---
-
-
-def _positive_float(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be positive: {text}")
-    return value
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``python -m ...protocol.simulator``."""
-    parser = argparse.ArgumentParser(
-        prog="python -m custom_components.evse_master.protocol.simulator",
-        description=(
-            "Simulate EVSE Master chargers on UDP. Each charger announces itself "
-            "to the client address until a client logs in, then behaves like a "
-            "real unit. Runs until SIGINT or SIGTERM."
-        ),
-    )
-    parser.add_argument(
-        "--serial",
-        default=DEFAULT_SERIAL,
-        help="16 hex digits; with --count, the first of consecutive serials "
-        "(default %(default)s)",
-    )
-    parser.add_argument(
-        "--password",
-        default=DEFAULT_PASSWORD,
-        help="6 characters (default %(default)s)",
-    )
-    parser.add_argument(
-        "--model", choices=sorted(MODELS), default="bs20", help="default %(default)s"
-    )
-    parser.add_argument(
-        "--phases",
-        type=int,
-        choices=(1, 2, 3),
-        help="wired phases (default: the model's)",
-    )
-    parser.add_argument(
-        "--bind",
-        default="127.0.0.1",
-        metavar="HOST",
-        help="address to listen and send from (default %(default)s)",
-    )
-    parser.add_argument(
-        "--port",
-        type=int,
-        default=0,
-        help="the charger's own UDP port; 0 = random, printed at start "
-        "(with --count: consecutive ports)",
-    )
-    parser.add_argument(
-        "--client-host",
-        default="127.0.0.1",
-        metavar="HOST",
-        help="where announcements go (default %(default)s)",
-    )
-    parser.add_argument(
-        "--client-port",
-        type=int,
-        default=const.LISTEN_PORT,
-        help="client port all datagrams go to (default %(default)s)",
-    )
-    parser.add_argument(
-        "--plugged", action="store_true", help="start with a car plugged in"
-    )
-    parser.add_argument(
-        "--count",
-        type=int,
-        default=1,
-        help="run this many chargers with consecutive serials (default 1)",
-    )
-    timing = parser.add_argument_group("timing (seconds)")
-    for option, attribute in (
-        ("--announce-interval", "announce_interval"),
-        ("--heading-interval", "heading_interval"),
-        ("--status-interval", "status_interval"),
-        ("--charging-status-interval", "charging_status_interval"),
-    ):
-        timing.add_argument(
-            option,
-            type=_positive_float,
-            default=getattr(DEFAULT_TIMINGS, attribute),
-            help="default %(default)s",
-        )
-    timing.add_argument(
-        "--duration",
-        type=_positive_float,
-        help="stop after this long (default: run until a signal)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="store_true", help="log every datagram (debug)"
-    )
-    return parser
-
-
-def _nth_serial(serial: str, index: int) -> str:
-    """``serial`` plus ``index``, counting in decimal for all-digit serials."""
-    base = normalize_serial(serial)
-    if base.isdecimal():
-        return str(int(base) + index).zfill(len(base))
-    return f"{int(base, 16) + index:0{len(base)}x}"
-
-
-def _chargers(options: argparse.Namespace) -> list[SimulatedCharger]:
-    timings = SimulatorTimings(
-        announce_interval=options.announce_interval,
-        heading_interval=options.heading_interval,
-        status_interval=options.status_interval,
-        charging_status_interval=options.charging_status_interval,
-    )
-    return [
-        SimulatedCharger(
-            _nth_serial(options.serial, index),
-            options.password,
-            options.model,
-            phases=options.phases,
-            bind_host=options.bind,
-            bind_port=options.port + index if options.port else 0,
-            client_host=options.client_host,
-            client_port=options.client_port,
-            timings=timings,
-        )
-        for index in range(options.count)
-    ]
-
-
-async def run(
-    chargers: Sequence[SimulatedCharger],
-    *,
-    plugged: bool = False,
-    duration: float | None = None,
-) -> None:
-    """Run chargers until SIGINT/SIGTERM (or ``duration``), then stop them."""
-    loop = asyncio.get_running_loop()
-    done = asyncio.Event()
-    signals = (signal.SIGINT, signal.SIGTERM)
-    for signum in signals:
-        loop.add_signal_handler(signum, done.set)
-    try:
-        for charger in chargers:
-            await charger.start()
-            if plugged:
-                charger.plug_in()
-            host, port = charger.address
-            client_host, client_port = charger.announce_to
-            print(
-                f"{charger.serial} {charger.model.brand} {charger.model.model} "
-                f"on {host}:{port}, client {client_host}:{client_port}",
-                flush=True,
-            )
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(duration):
-                await done.wait()
-    finally:
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-        for charger in chargers:
-            await charger.stop()
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point; returns the exit status."""
-    parser = build_parser()
-    options = parser.parse_args(argv)
-    if options.count < 1:
-        parser.error("--count must be at least 1")
-    try:
-        chargers = _chargers(options)
-    except ValueError as err:
-        parser.error(str(err))
-    logging.basicConfig(
-        level=logging.DEBUG if options.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    try:
-        asyncio.run(run(chargers, plugged=options.plugged, duration=options.duration))
-    except OSError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
