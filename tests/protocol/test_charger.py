@@ -357,7 +357,7 @@ async def test_connect_finds_and_logs_in(
     make_sim: MakeSim, make_charger: MakeCharger, listener: ChargerListener
 ) -> None:
     """connect() waits for the charger when its address is unknown, then logs in."""
-    sim = await make_sim(timings=replace(SIM_TIMINGS, announce_interval=0.2))
+    sim = await quiet_sim(make_sim, listener)
     sim.go_silent()
     charger = make_charger()
     connecting = asyncio.create_task(charger.connect(WAIT))
