@@ -9,7 +9,7 @@ from typing import Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import device_registry as dr, issue_registry as ir
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -78,12 +78,37 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
                 self.hass, self._refresh_settings, SETTINGS_REFRESH_INTERVAL
             )
         )
+        entry.async_on_unload(
+            lambda: ir.async_delete_issue(
+                self.hass, DOMAIN, f"impostor_{self.charger.serial}"
+            )
+        )
 
     @callback
     def _refresh_settings(self, _now: datetime) -> None:
         # Catches changes made in the phone app; replies update the state.
         if self.charger.state.logged_in:
             self.charger.refresh()
+        self.charger.forget_quiet_impostor()
+
+    @callback
+    def _report_impostor(self, state: ChargerState) -> None:
+        issue = f"impostor_{state.serial}"
+        if state.impostor is None:
+            ir.async_delete_issue(self.hass, DOMAIN, issue)
+            return
+        ir.async_create_issue(
+            self.hass,
+            DOMAIN,
+            issue,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="impostor",
+            translation_placeholders={
+                "name": self.config_entry.title,
+                "source": state.impostor,
+            },
+        )
 
     @callback
     def _on_charger_state(self, state: ChargerState) -> None:
@@ -95,12 +120,10 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
             state.address != previous.address or not previous.logged_in
         ):
             self._remember_address(state)
-        if (
-            state.info != previous.info
-            or state.version != previous.version
-            or state.settings.nickname != previous.settings.nickname
-        ):
+        if state.info != previous.info or state.version != previous.version:
             self._update_device(state)
+        if state.impostor != previous.impostor:
+            self._report_impostor(state)
         available = state.logged_in
         if available != self.last_update_success:
             self.changed = ALL_FIELDS

@@ -328,8 +328,13 @@ async def test_takeover_by_phone_app_and_relogin(
         await phone.login(simulator)
         await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
         assert simulator.client == ("127.0.0.2", listen_port)
+        # Our LoginConfirm leaves before the state says "logged in"; the
+        # charger takes it a moment later. Waiting for the state alone raced.
+        confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
         phone.close()  # stops answering headings: the charger drops it
         await wait_for_value(hass, STATE, "not_connected")
+        async with asyncio.timeout(WAIT):
+            await confirmed
         assert simulator.client == ("127.0.0.1", listen_port)
     finally:
         phone.close()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import timedelta
 
+from freezegun.api import FrozenDateTimeFactory
 from homeassistant.components.number.const import (
     ATTR_VALUE,
     DOMAIN as NUMBER_DOMAIN,
@@ -218,9 +220,13 @@ async def test_no_response(
     await wait_for_value(hass, SWITCH, STATE_OFF if expected == STATE_ON else STATE_ON)
 
 
+@pytest.mark.freeze_time(tick=True)  # time runs; the test jumps it forward
 @pytest.mark.parametrize("charger_timings", [RATE_LIMITED], ids=["rate_limited"])
 async def test_rate_limited(
-    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    freezer: FrozenDateTimeFactory,
 ) -> None:
     """A start right after a stop is refused locally, with the wait in seconds."""
     await plug_in(hass, loaded, simulator)
@@ -238,10 +244,15 @@ async def test_rate_limited(
     assert sum(d.command == Command.CHARGE_START for d in simulator.received) == starts
     assert state_of(hass) == STATE_OFF
 
-    # Ten minutes later (the stop is moved back) the start goes through.
-    charger = loaded.runtime_data.charger
-    assert charger._last_stop is not None
-    charger._last_stop -= 600
+    # Nine minutes later: still refused, with the rest of the wait.
+    freezer.tick(timedelta(minutes=9))
+    with pytest.raises(ServiceValidationError) as err:
+        await switch(hass, SERVICE_TURN_ON)
+    placeholders = err.value.translation_placeholders
+    assert placeholders is not None
+    assert 55 <= int(placeholders["seconds"]) <= 65  # of the 600
+    # Ten minutes after the stop (and a little) the start goes through.
+    freezer.tick(timedelta(minutes=1, seconds=2))
     await turn_on_and_wait(hass, simulator)
 
 

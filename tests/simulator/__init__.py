@@ -13,13 +13,16 @@ from .charger import (
     SimulatedCharger,
     SimulatorTimings,
 )
+from .quirks import NO_QUIRKS, Quirks
 
 __all__ = [
     "DEFAULT_PASSWORD",
     "DEFAULT_SERIAL",
     "DEFAULT_TIMINGS",
     "MODELS",
+    "NO_QUIRKS",
     "ChargerModel",
+    "Quirks",
     "SimulatedCharger",
     "SimulatorTimings",
 ]

@@ -5,6 +5,7 @@ announces itself while it has no client, serves one client at a time (a new
 login takes the session over), heads the client and drops it after unanswered
 headings, pushes status and charging status, and answers the commands the
 integration uses. Every byte goes through :mod:`frame` and :mod:`messages`.
+:class:`Quirks` make it behave like other implementations or other firmware.
 
 Run ``python -m tests.simulator --help`` for a stand-alone charger (or several)
 to try the integration against. It is a development tool: it lives beside the
@@ -42,6 +43,7 @@ from custom_components.evse_master.protocol.enums import (
 )
 from custom_components.evse_master.protocol.frame import (
     CHARGER_PASSWORD_FIELD,
+    NO_PASSWORD,
     PROBE_SERIAL,
     Datagram,
     normalize_serial,
@@ -50,6 +52,7 @@ from custom_components.evse_master.protocol.frame import (
     split_packet,
 )
 from custom_components.evse_master.protocol.messages import (
+    PLAN_DAYS,
     ByteSetting,
     ChargeRecord,
     ChargeRecordAck,
@@ -68,19 +71,24 @@ from custom_components.evse_master.protocol.messages import (
     PasswordError,
     PayloadError,
     PhaseReading,
+    PlanDay,
     StartModeSetting,
     Status,
     SystemTime,
     TemperatureUnitSetting,
     Version,
+    WeeklyPlan,
     datetime_to_em,
     to_datagram,
 )
+
+from .quirks import NO_QUIRKS, UNLISTED_THREE_PHASE_TYPE, Quirks
 
 __all__ = [
     "DEFAULT_TIMINGS",
     "MODELS",
     "ChargerModel",
+    "Quirks",
     "SimulatedCharger",
     "SimulatorTimings",
 ]
@@ -96,6 +104,14 @@ _REPLY_OFFSET = 0x8000
 """A reply's command id is the request's minus this (§4)."""
 _SHORT_STATUS = 25
 _LONG_STATUS = 33
+_MOREC_STATUS = 40
+"""Status length of the Morec capture (§5.3); what ``long_payloads`` sends."""
+_MOREC_STATUS_EXTRA = b"\x03\xff"
+"""Bytes 33 and 34 of the Morec capture; zeros follow."""
+_LONG_INFO_LAYOUT = 119
+_LONG_INFO_EXTRA = bytes(26)
+"""Makes the 119-byte device info the 145 bytes of a capture (§5.1)."""
+_PLAN_MAX_MINUTES = 24 * 60
 _MAX_RESERVATION_AHEAD = 24 * 3600
 """Seconds; chargers refuse plans further ahead (§5.5)."""
 _LCD_SET_MODE: Final = LcdBrightness.set(0).mode
@@ -122,6 +138,9 @@ class SimulatorTimings:
     """0x0005 charging status pushes to the client."""
     record_resend_interval: float = 3.6
     """0x000A stored-record replays until acknowledged."""
+    limit_minute: float = 60.0
+    """Loop seconds one minute of a ChargeStart ``max_duration`` lasts (tests
+    shrink it to see time limits end sessions)."""
 
     def __post_init__(self) -> None:
         """Reject intervals that would make the timers spin."""
@@ -131,6 +150,7 @@ class SimulatorTimings:
             self.status_interval,
             self.charging_status_interval,
             self.record_resend_interval,
+            self.limit_minute,
         )
         if min(intervals) <= 0 or self.missed_headings_limit < 1:
             raise ValueError("intervals must be positive and the limit at least 1")
@@ -269,6 +289,7 @@ _REFUSAL_AWARE: Final = frozenset(
         Command.SYSTEM_TIME,
         Command.NICKNAME,
         Command.LCD_BRIGHTNESS,
+        Command.WEEKLY_PLAN,
         *_BYTE_SETTINGS,
     }
 )
@@ -412,8 +433,15 @@ class SimulatedCharger:
 
     Attributes readable (and writable, without a push) by tests: ``plugged``,
     ``max_current_setting``, ``nickname``, ``language``, ``temperature_unit``,
-    ``start_mode``, ``lcd_brightness``, ``total_energy``, ``voltage``,
-    ``temperature_inner`` and ``temperature_outer``.
+    ``start_mode``, ``lcd_brightness``, ``weekly_plan``, ``total_energy``,
+    ``voltage``, ``temperature_inner`` and ``temperature_outer``.
+
+    Rules the Bluetooth library ``besen`` reports (protocol.md §5.5) hold
+    always: an accepted start becomes the configured output current; one
+    planned session at a time, cancelled by a stop; no start while one is
+    planned or charging; a session's ``max_duration`` and ``max_energy`` end
+    it (stop reasons TIME_LIMIT and ENERGY_LIMIT, state Completed after).
+    ``quirks`` switches on deviations (:class:`Quirks`).
     """
 
     def __init__(
@@ -429,12 +457,14 @@ class SimulatedCharger:
         client_port: int | None = None,
         timings: SimulatorTimings = DEFAULT_TIMINGS,
         time_zone: tzinfo = UTC,
+        quirks: Quirks = NO_QUIRKS,
     ) -> None:
         """Prepare a charger; nothing is bound until :meth:`start`.
 
         ``phases`` is how many phases are wired (a three-phase model on a
-        single-phase supply, say); the announced type stays the model's.
-        ``client_port`` defaults to :data:`const.LISTEN_PORT`.
+        single-phase supply, say); the announced type stays the model's
+        (type 9 with ``quirks.unlisted_three_phase``, which also defaults
+        ``phases`` to 3). ``client_port`` defaults to :data:`const.LISTEN_PORT`.
         """
         if isinstance(model, str):
             if model not in MODELS:
@@ -444,7 +474,9 @@ class SimulatedCharger:
             raise ValueError("phases must be 1, 2 or 3")
         self.serial = normalize_serial(serial)
         self.model = model
-        self.phases = model.phases if phases is None else phases
+        self.quirks = quirks
+        wired = 3 if quirks.unlisted_three_phase else model.phases
+        self.phases = wired if phases is None else phases
         self.timings = timings
         self.time_zone = time_zone
         self.password = password
@@ -472,10 +504,17 @@ class SimulatedCharger:
         self.temperature_unit = int(TemperatureUnit.CELSIUS)
         self.start_mode = int(StartMode.OFFLINE_ALLOWED)
         self.lcd_brightness = 80
+        self.weekly_plan: tuple[PlanDay, ...] = tuple(
+            PlanDay() for _ in range(PLAN_DAYS)
+        )
+        """0x810E days, Monday first; stored only (no session starts by it)."""
         self._faults: tuple[Fault | int, ...] = ()
         self._emergency_pressed = False
         self._clock_skew = 0
         self._session: _Session | None = None
+        self._completed_state: CurrentState | None = None
+        """15 or 17 after a session the charger ended itself, until a stop,
+        a new session or unplugging."""
         self._energy_mark = 0.0
         self._pending_records: list[ChargeRecord] = []
         self._records_made = 0
@@ -486,6 +525,9 @@ class SimulatedCharger:
         self._missed_headings = 0
         self._waiters: list[_Waiter] = []
         self._reservation: asyncio.TimerHandle | None = None
+        self._duration_limit: asyncio.TimerHandle | None = None
+        self._energy_limit: asyncio.TimerHandle | None = None
+        self._headings_end: asyncio.TimerHandle | None = None
         self._announcer = _Repeater(timings.announce_interval, self._announce)
         self._header = _Repeater(timings.heading_interval, self._heading_tick)
         self._status_pusher = _Repeater(timings.status_interval, self.push_status)
@@ -514,6 +556,7 @@ class SimulatedCharger:
             Command.SYSTEM_TIME: self._on_system_time,
             Command.NICKNAME: self._on_nickname,
             Command.LCD_BRIGHTNESS: self._on_lcd_brightness,
+            Command.WEEKLY_PLAN: self._on_weekly_plan,
             **dict.fromkeys(_BYTE_SETTINGS, self._on_byte_setting),
         }
 
@@ -571,11 +614,21 @@ class SimulatedCharger:
 
     def _cancel_timers(self) -> None:
         self._announcer.cancel()
+        self._cancel_client_timers()
+        self._cancel_session_timers()
+
+    def _cancel_client_timers(self) -> None:
         for timer in self._client_timers:
             timer.cancel()
-        if self._reservation is not None:
-            self._reservation.cancel()
-            self._reservation = None
+        if self._headings_end is not None:
+            self._headings_end.cancel()
+            self._headings_end = None
+
+    def _cancel_session_timers(self) -> None:
+        for handle in (self._reservation, self._duration_limit, self._energy_limit):
+            if handle is not None:
+                handle.cancel()
+        self._reservation = self._duration_limit = self._energy_limit = None
 
     @property
     def address(self) -> Address:
@@ -604,6 +657,11 @@ class SimulatedCharger:
         return self._client
 
     @property
+    def heads_client(self) -> bool:
+        """Whether headings go to the client now (see ``headings_stop_after``)."""
+        return self._header.running
+
+    @property
     def silent(self) -> bool:
         """Whether the charger is playing dead (:meth:`go_silent`)."""
         return self._silent
@@ -612,8 +670,7 @@ class SimulatedCharger:
         """Send nothing and ignore all input, as after a power or Wi-Fi loss."""
         self._silent = True
         self._announcer.cancel()
-        for timer in self._client_timers:
-            timer.cancel()
+        self._cancel_client_timers()
 
     def resume(self) -> None:
         """Come back like after a reboot: no client, announcing again."""
@@ -623,8 +680,7 @@ class SimulatedCharger:
     def drop_client(self) -> None:
         """Forget the client (charger reboot, heading timeout) and announce."""
         self._client = None
-        for timer in self._client_timers:
-            timer.cancel()
+        self._cancel_client_timers()
         if self._socket is not None and not self._silent:
             self._announcer.start(immediately=True)
 
@@ -680,7 +736,7 @@ class SimulatedCharger:
         if self.reserved:
             return CurrentState.CHARGING_RESERVATION
         if self.plugged:
-            return CurrentState.READY_TO_CHARGE
+            return self._completed_state or CurrentState.READY_TO_CHARGE
         return CurrentState.NOT_CONNECTED
 
     @property
@@ -725,7 +781,22 @@ class SimulatedCharger:
             self._end_session(StopReason.UNPLUGGED, _UNPLUG_STOPPER, plugged=False)
         else:
             self.plugged = False
+            self._completed_state = None
             self.push_status()
+
+    def complete_session(self, full: bool = False) -> None:
+        """End the running session as a car that stops drawing does (test hook).
+
+        The relay opens, the plug stays in, status and charging status show
+        COMPLETED (COMPLETED_FULL_CHARGE if ``full``) until a stop, a new
+        session or unplugging, and a record with stop reason FULL goes out.
+        """
+        if not self.charging:
+            raise RuntimeError("no session is charging")
+        completed = (
+            CurrentState.COMPLETED_FULL_CHARGE if full else CurrentState.COMPLETED
+        )
+        self._end_session(StopReason.FULL, "", completed=completed)
 
     def set_faults(self, faults: Iterable[Fault | int]) -> None:
         """Replace the fault codes; a fault ends a running session."""
@@ -768,27 +839,39 @@ class SimulatedCharger:
             self.temperature_outer = temperature_outer
         if total_energy is not None:
             self.total_energy = total_energy
+        self._watch_energy_limit()  # the power may have changed
         self.push_status()
 
     def add_energy(self, kwh: float) -> None:
-        """Add deterministic energy to the counter and the running session."""
+        """Add deterministic energy to the counter and the running session.
+
+        A session whose energy limit this reaches ends right away.
+        """
         self._accumulate()
         self.total_energy += kwh
         session = self._session
         if session is not None and session.charging:
             session.energy += kwh
+            if _energy_limit_reached(session):
+                self._end_session(
+                    StopReason.ENERGY_LIMIT, "", completed=CurrentState.COMPLETED
+                )
+                return
+            self._watch_energy_limit()
             self.push_charging_status()
         self.push_status()
 
     # --- sending ---
 
     def push_status(self) -> None:
-        """Send a 0x0004 status to the client now."""
-        self._send_to_client(Command.STATUS, self._status())
+        """Send a 0x0004 status to the client now (unless ``pushes`` is off)."""
+        if self.quirks.pushes:
+            self._send_to_client(Command.STATUS, self._status())
 
     def push_charging_status(self) -> None:
-        """Send a 0x0005 charging status to the client now."""
-        self._send_to_client(Command.CHARGING_STATUS, self._charging_status())
+        """Send a 0x0005 charging status to the client (unless ``pushes`` is off)."""
+        if self.quirks.pushes:
+            self._send_to_client(Command.CHARGING_STATUS, self._charging_status())
 
     def _publish_session(self) -> None:
         self.push_status()
@@ -832,6 +915,9 @@ class SimulatedCharger:
             return
         self._missed_headings += 1
         self._send_to_client(Command.HEADING, Heading())
+        if self.quirks.broadcast_headings and self._client != self._announce_to:
+            # Where the announcements go, so other clients hear it as well.
+            self._send(Command.HEADING, Heading(), self._announce_to)
 
     def _send_to_client(self, command: int, message: Message) -> None:
         if self._client is not None:
@@ -845,11 +931,20 @@ class SimulatedCharger:
         if self._silent or self._socket is None:
             return
         data = to_datagram(
-            message, command, self.serial, CHARGER_PASSWORD_FIELD
+            message, command, self.serial, self._header_password()
         ).encode()
         if _LOGGER.isEnabledFor(logging.DEBUG):
             _LOGGER.debug("%s -> %s:%d %s", self.serial, *address, redact_for_log(data))
         self._socket.transport.sendto(data, address)
+
+    def _header_password(self) -> bytes:
+        match self.quirks.header_password:
+            case "zeros":
+                return NO_PASSWORD
+            case "own":
+                return self._password
+            case _:
+                return CHARGER_PASSWORD_FIELD
 
     # --- receiving ---
 
@@ -910,14 +1005,24 @@ class SimulatedCharger:
         self._client = (incoming.host, self._client_port)
         self._missed_headings = 0
         self._announcer.cancel()
-        for timer in self._client_timers:
-            timer.cancel()
+        self._cancel_client_timers()
         self._header.start()
-        self._status_pusher.start()
-        self._charging_pusher.start()
+        stop_after = self.quirks.headings_stop_after
+        if stop_after is not None:
+            loop = asyncio.get_running_loop()
+            self._headings_end = loop.call_later(stop_after, self._stop_headings)
+        if self.quirks.pushes:
+            self._status_pusher.start()
+            self._charging_pusher.start()
         if self._pending_records:
             self._record_replayer.start(immediately=True)
         _LOGGER.debug("Charger %s: client is now %s", self.serial, self._client)
+
+    def _stop_headings(self) -> None:
+        # Without headings nothing counts missed answers: the client stays.
+        self._headings_end = None
+        self._header.cancel()
+        _LOGGER.debug("Charger %s: no more headings to %s", self.serial, self._client)
 
     def _on_heading_response(self, incoming: _Incoming) -> None:
         if self._client is not None and self._client[0] == incoming.host:
@@ -954,7 +1059,9 @@ class SimulatedCharger:
         )
         if accepted:
             setattr(self, spec.attribute, request.value)
-        reply = spec.message(request.action, getattr(self, spec.attribute))
+        reply = spec.message(
+            self._echo_action(request.action), getattr(self, spec.attribute)
+        )
         self._reply(incoming, incoming.command - _REPLY_OFFSET, reply)
         if accepted and incoming.command == Command.OUTPUT_CURRENT:
             self._apply_current_mid_session(request.value)
@@ -967,6 +1074,7 @@ class SimulatedCharger:
             return
         self._accumulate()
         session.current = amps
+        self._watch_energy_limit()
         self._publish_session()
 
     def _on_nickname(self, incoming: _Incoming) -> None:
@@ -977,9 +1085,25 @@ class SimulatedCharger:
             and len(request.name) <= const.NICKNAME_MAX_LENGTH
         ):
             self.nickname = request.name
-        self._reply(
-            incoming, Command.NICKNAME_RESPONSE, Nickname(request.action, self.nickname)
-        )
+        reply = Nickname(self._echo_action(request.action), self.nickname)
+        self._reply(incoming, Command.NICKNAME_RESPONSE, reply)
+
+    def _echo_action(self, action: Action) -> Action:
+        """Action byte of a setting reply: FakeEvse answers a SET as a GET."""
+        if action == Action.SET and self.quirks.setting_echo == "get":
+            return Action.GET
+        return action
+
+    def _on_weekly_plan(self, incoming: _Incoming) -> None:
+        request = WeeklyPlan.parse(incoming.payload)
+        if (
+            request.action == Action.SET
+            and incoming.refusal is None
+            and _valid_plan(request.days)
+        ):
+            self.weekly_plan = request.days
+        reply = WeeklyPlan(request.action, self.weekly_plan)
+        self._reply(incoming, Command.WEEKLY_PLAN_RESPONSE, reply)
 
     def _on_lcd_brightness(self, incoming: _Incoming) -> None:
         request = LcdBrightness.parse(incoming.payload)
@@ -1028,6 +1152,9 @@ class SimulatedCharger:
             start_time=request.start_time if planned else self.clock_em,
         )
         self._session = session
+        self._completed_state = None
+        # Like besen reports: the session's amps become the configured ones.
+        self.max_current_setting = request.max_current
         reply = ChargeStartResponse(
             request.line_id, result, 1, ChargeStartError.OK, request.max_current
         )
@@ -1054,6 +1181,9 @@ class SimulatedCharger:
             error = ChargeStartError.ALREADY_CHARGING
         elif self.reserved:
             error = ChargeStartError.ALREADY_RESERVED
+        elif self._awaiting_stop and not request.is_reservation:
+            # §5.5 names no code for it; 8 is the generic refusal.
+            error = ChargeStartError.UNKNOWN_REASON
         elif not const.MIN_CURRENT <= request.max_current <= self.model.max_current:
             error = ChargeStartError.INCORRECT_POWER_OR_ENERGY
         elif not request.is_reservation:
@@ -1067,10 +1197,61 @@ class SimulatedCharger:
             return ChargeStartError.OK, ReservationResult.RESERVATION_OK
         return error, _RESULT_FOR_ERROR.get(error, ReservationResult.IMMEDIATE)
 
+    @property
+    def _awaiting_stop(self) -> bool:
+        """Whether ``completed_needs_stop`` holds immediate starts back now."""
+        return self.quirks.completed_needs_stop and self._completed_state is not None
+
     def _begin_charging(self, session: _Session) -> None:
-        session.started_at = self._energy_mark = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
+        session.started_at = self._energy_mark = loop.time()
         session.start_time = self.clock_em
         session.start_energy = self.total_energy
+        minutes = session.request.max_duration
+        if minutes:  # 0 means no limit, like 0xFFFF (§5.4)
+            self._duration_limit = loop.call_later(
+                minutes * self.timings.limit_minute, self._duration_limit_due
+            )
+        self._watch_energy_limit()
+
+    def _duration_limit_due(self) -> None:
+        self._duration_limit = None
+        if self.charging:
+            self._end_session(
+                StopReason.TIME_LIMIT, "", completed=CurrentState.COMPLETED
+            )
+
+    def _watch_energy_limit(self) -> None:
+        """(Re)arm the timer that ends the session when its energy is reached.
+
+        Called whenever the power or the session energy changed.
+        """
+        if self._energy_limit is not None:
+            self._energy_limit.cancel()
+            self._energy_limit = None
+        session = self._session
+        if session is None or not session.charging or not session.request.max_energy:
+            return
+        remaining = session.request.max_energy - session.energy
+        power = self._power()
+        if remaining > 0 and power <= 0:
+            return  # nothing flows; a change of power re-arms it
+        delay = remaining * 3_600_000 / power if remaining > 0 else 0.0
+        loop = asyncio.get_running_loop()
+        self._energy_limit = loop.call_later(delay, self._energy_limit_due)
+
+    def _energy_limit_due(self) -> None:
+        self._energy_limit = None
+        self._accumulate()
+        session = self._session
+        if session is None or not session.charging:
+            return
+        if _energy_limit_reached(session):
+            self._end_session(
+                StopReason.ENERGY_LIMIT, "", completed=CurrentState.COMPLETED
+            )
+        else:
+            self._watch_energy_limit()  # rounding left a sliver to go
 
     def start_reservation(self) -> None:
         """Let a planned session start now, as if its time had come (test hook)."""
@@ -1095,6 +1276,13 @@ class SimulatedCharger:
         request = ChargeStop.parse(incoming.payload)
         session = self._session
         refusal = incoming.refusal
+        if refusal is None and self._completed_state is not None:
+            # The charger ended the session already; the stop closes it.
+            self._completed_state = None
+            reply = ChargeStopResponse(request.line_id, 1, 0)
+            self._reply(incoming, Command.CHARGE_STOP_RESPONSE, reply)
+            self._publish_session()
+            return
         if refusal is not None or session is None or not session.active:
             fail = 1 if refusal is None else refusal
             reply = ChargeStopResponse(request.line_id, 0, fail)
@@ -1110,15 +1298,23 @@ class SimulatedCharger:
         self._end_session(reason, request.user_id)
 
     def _end_session(
-        self, reason: StopReason, stopped_by: str, *, plugged: bool | None = None
+        self,
+        reason: StopReason,
+        stopped_by: str,
+        *,
+        plugged: bool | None = None,
+        completed: CurrentState | None = None,
     ) -> None:
-        """Finish the active session, report it and push the new state."""
+        """Finish the active session, report it and push the new state.
+
+        ``completed`` is the state to show afterwards when the charger ended
+        the session itself (car full, a limit reached).
+        """
         session = self._session
         assert session is not None
         self._accumulate()
-        if self._reservation is not None:
-            self._reservation.cancel()
-            self._reservation = None
+        self._cancel_session_timers()
+        self._completed_state = completed
         session.ended_at = asyncio.get_running_loop().time()
         session.stop_time = self.clock_em
         session.stop_reason = reason
@@ -1143,6 +1339,10 @@ class SimulatedCharger:
         self._energy_mark = now
         self.total_energy += kwh
         session.energy += kwh
+        # Ending the session here would re-enter this method, so the limit
+        # timer is moved to now instead (it is None while it runs itself).
+        if _energy_limit_reached(session) and self._energy_limit is not None:
+            self._watch_energy_limit()
 
     # --- payloads ---
 
@@ -1168,10 +1368,20 @@ class SimulatedCharger:
             for reading in self._phase_readings()
         )
 
+    def _status_length(self) -> int:
+        if self.quirks.long_payloads:
+            return max(self.model.status_length, _MOREC_STATUS)
+        if self.quirks.unlisted_three_phase:
+            return max(self.model.status_length, _LONG_STATUS)
+        return self.model.status_length
+
     def _status(self) -> Status:
         self._accumulate()
         l1, l2, l3 = self._phase_readings()
-        wide = self.model.status_length >= _LONG_STATUS
+        length = self._status_length()
+        wide = length >= _LONG_STATUS
+        extra_length = max(0, length - _LONG_STATUS)
+        extra = _MOREC_STATUS_EXTRA if self.quirks.long_payloads else b""
         return Status(
             line_id=1,
             l1=l1,
@@ -1186,7 +1396,7 @@ class SimulatedCharger:
             errors=encode_faults(list(self.faults)),
             l2=l2 if wide else None,
             l3=l3 if wide else None,
-            extra=bytes(max(0, self.model.status_length - _LONG_STATUS)),
+            extra=extra[:extra_length].ljust(extra_length, b"\x00"),
         )
 
     def _charging_status(self) -> ChargingStatus:
@@ -1278,12 +1488,34 @@ class SimulatedCharger:
 
     def _device_info(self) -> DeviceInfo:
         model = self.model
+        long_payloads = self.quirks.long_payloads
         return DeviceInfo(
-            device_type=model.device_type,
+            device_type=UNLISTED_THREE_PHASE_TYPE
+            if self.quirks.unlisted_three_phase
+            else model.device_type,
             brand=model.brand,
             model=model.model,
             hardware_version=model.hardware_version,
             max_power=model.max_power,
             max_current=model.max_current,
             hotline=model.hotline,
+            byte70=0 if long_payloads else None,
+            layout=_LONG_INFO_LAYOUT if long_payloads else 70,
+            extra=_LONG_INFO_EXTRA if long_payloads else b"",
         )
+
+
+def _energy_limit_reached(session: _Session) -> bool:
+    limit = session.request.max_energy
+    if not limit:  # 0 would end every session at once: read it as none
+        return False
+    # A hair of float error must not leave a session running at its limit.
+    return session.energy >= limit - 1e-9
+
+
+def _valid_plan(days: tuple[PlanDay, ...]) -> bool:
+    """Whether a SET carries a whole plan a charger would take."""
+    return len(days) == PLAN_DAYS and all(
+        day.hour < 24 and day.minute < 60 and day.duration <= _PLAN_MAX_MINUTES
+        for day in days
+    )

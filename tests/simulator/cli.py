@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 import contextlib
+from dataclasses import replace
 import logging
 import signal
 import sys
+from typing import Final
 
 from custom_components.evse_master.protocol import const
 from custom_components.evse_master.protocol.frame import normalize_serial
@@ -25,6 +27,43 @@ from .charger import (
     SimulatedCharger,
     SimulatorTimings,
 )
+from .quirks import NO_QUIRKS, Quirks
+
+type QuirkChange = Callable[[Quirks], Quirks]
+"""What one ``--quirk`` does to the charger's :class:`Quirks`."""
+
+QUIRK_FLAGS: Final[dict[str, QuirkChange]] = {
+    "password-zeros": lambda quirks: replace(quirks, header_password="zeros"),
+    "password-own": lambda quirks: replace(quirks, header_password="own"),
+    "get-echo": lambda quirks: replace(quirks, setting_echo="get"),
+    "unlisted-three-phase": lambda quirks: replace(quirks, unlisted_three_phase=True),
+    "no-pushes": lambda quirks: replace(quirks, pushes=False),
+    "completed-needs-stop": lambda quirks: replace(quirks, completed_needs_stop=True),
+    "long-payloads": lambda quirks: replace(quirks, long_payloads=True),
+    "broadcast-headings": lambda quirks: replace(quirks, broadcast_headings=True),
+}
+"""``--quirk`` names without a value and the :class:`Quirks` field each sets."""
+HEADINGS_STOP = "headings-stop"
+"""``--quirk headings-stop=SECONDS`` sets ``Quirks.headings_stop_after``."""
+
+_QUIRK_HELP: Final[dict[str, str]] = {
+    "password-zeros": "header password 00 x 6 instead of FF x 6",
+    "password-own": "header password = the charger's own (FakeEvse)",
+    "get-echo": "answer setting SETs with action 2 (FakeEvse)",
+    "unlisted-three-phase": "three-phase unit announcing device type 9",
+    "no-pushes": "never push 0x0004 / 0x0005 (polls are answered)",
+    f"{HEADINGS_STOP}=SECONDS": "stop heading a client that long after its login",
+    "completed-needs-stop": "after Completed, refuse immediate starts until a stop",
+    "long-payloads": "40-byte status, 145-byte device info",
+    "broadcast-headings": "headings also to the announcement address",
+}
+"""``--help`` lines of the quirks, by ``--quirk`` value."""
+
+
+def _quirk_epilog() -> str:
+    width = max(map(len, _QUIRK_HELP))
+    lines = [f"  {name:<{width}}  {text}" for name, text in _QUIRK_HELP.items()]
+    return "\n".join(["quirks (--quirk, repeatable; later ones win):", *lines])
 
 
 def _positive_float(text: str) -> float:
@@ -34,15 +73,45 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def parse_quirk(text: str) -> QuirkChange:
+    """One ``--quirk`` value as a change of :class:`Quirks`."""
+    name, has_value, value = text.partition("=")
+    if name == HEADINGS_STOP and has_value:
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not seconds >= 0:  # also rejects nan
+            raise argparse.ArgumentTypeError(
+                f"{HEADINGS_STOP} needs seconds >= 0: {text}"
+            )
+        return lambda quirks: replace(quirks, headings_stop_after=seconds)
+    if not has_value and name in QUIRK_FLAGS:
+        return QUIRK_FLAGS[name]
+    known = ", ".join(_QUIRK_HELP)
+    raise argparse.ArgumentTypeError(f"unknown quirk {text!r}; known: {known}")
+
+
+def quirks_from(changes: Iterable[QuirkChange]) -> Quirks:
+    """The :class:`Quirks` the parsed ``--quirk`` options add up to."""
+    quirks = NO_QUIRKS
+    for change in changes:
+        quirks = change(quirks)
+    return quirks
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line of ``python -m ...protocol.simulator``."""
     parser = argparse.ArgumentParser(
         prog="python -m tests.simulator",
+        # Raw, so that the quirk table keeps its lines.
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         description=(
-            "Simulate EVSE Master chargers on UDP. Each charger announces itself "
-            "to the client address until a client logs in, then behaves like a "
+            "Simulate EVSE Master chargers on UDP. Each charger announces itself\n"
+            "to the client address until a client logs in, then behaves like a\n"
             "real unit. Runs until SIGINT or SIGTERM."
         ),
+        epilog=_quirk_epilog(),
     )
     parser.add_argument(
         "--serial",
@@ -98,6 +167,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="run this many chargers with consecutive serials (default 1)",
     )
+    parser.add_argument(
+        "--quirk",
+        type=parse_quirk,
+        action="append",
+        default=[],
+        metavar="QUIRK",
+        help="behave like other implementations or real units (see below)",
+    )
     timing = parser.add_argument_group("timing (seconds)")
     for option, attribute in (
         ("--announce-interval", "announce_interval"),
@@ -137,6 +214,7 @@ def _chargers(options: argparse.Namespace) -> list[SimulatedCharger]:
         status_interval=options.status_interval,
         charging_status_interval=options.charging_status_interval,
     )
+    quirks = quirks_from(options.quirk)
     return [
         SimulatedCharger(
             _nth_serial(options.serial, index),
@@ -148,6 +226,7 @@ def _chargers(options: argparse.Namespace) -> list[SimulatedCharger]:
             client_host=options.client_host,
             client_port=options.client_port,
             timings=timings,
+            quirks=quirks,
         )
         for index in range(options.count)
     ]

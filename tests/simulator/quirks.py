@@ -63,11 +63,12 @@ class Quirks:
     def __post_init__(self) -> None:
         """Reject values the simulator cannot act on."""
         if self.header_password not in _HEADER_PASSWORDS:
-            raise ValueError(f"header_password must be one of {sorted(_HEADER_PASSWORDS)}")
+            raise ValueError(f"header_password: one of {sorted(_HEADER_PASSWORDS)}")
         if self.setting_echo not in _SETTING_ECHOES:
-            raise ValueError(f"setting_echo must be one of {sorted(_SETTING_ECHOES)}")
-        if self.headings_stop_after is not None and self.headings_stop_after < 0:
-            raise ValueError("headings_stop_after must not be negative")
+            raise ValueError(f"setting_echo: one of {sorted(_SETTING_ECHOES)}")
+        stop_after = self.headings_stop_after
+        if stop_after is not None and not stop_after >= 0:  # NaN fails too
+            raise ValueError("headings_stop_after must be a number >= 0")
 
 
 NO_QUIRKS: Final = Quirks()

@@ -53,21 +53,26 @@ from custom_components.evse_master.protocol.messages import (
     Message,
     Nickname,
     OutputCurrent,
+    PlanDay,
     StartModeSetting,
     Status,
     SystemTime,
     TemperatureUnitSetting,
     Version,
+    WeeklyPlan,
 )
 from tests.simulator import (
     MODELS,
+    NO_QUIRKS,
     ChargerModel,
+    Quirks,
     SimulatedCharger,
     SimulatorTimings,
     charger as simulator_module,
     cli,
 )
 from tests.simulator.cli import build_parser, main
+from tests.simulator.quirks import HeaderPassword
 
 SERIAL = "9181102751219513"
 PASSWORD = "123456"
@@ -844,6 +849,583 @@ async def test_longer_status_payload(client: Client, make_sim: MakeSim) -> None:
     assert len(status.payload) == 40
 
 
+# --- rules the BLE library besen reports (protocol.md §5.5) ---
+
+
+def limited_request(
+    amps: int = 16,
+    *,
+    max_duration: int | None = None,
+    max_energy: float | None = None,
+) -> ChargeStart:
+    return ChargeStart(
+        line_id=1,
+        user_id="limiter",
+        charge_id="2026010112000003",
+        is_reservation=False,
+        start_time=0,
+        max_current=amps,
+        max_duration=max_duration,
+        max_energy=max_energy,
+    )
+
+
+def planned_request(sim: SimulatedCharger, amps: int = 8) -> ChargeStart:
+    return ChargeStart(
+        line_id=1,
+        user_id="planner",
+        charge_id="2026010112000002",
+        is_reservation=True,
+        start_time=sim.clock_em + 3600,
+        max_current=amps,
+    )
+
+
+async def next_record(client: Client) -> ChargeRecord:
+    return ChargeRecord.parse(
+        (await client.expect(Command.CURRENT_CHARGE_RECORD)).payload
+    )
+
+
+async def next_charging_status(client: Client) -> ChargingStatus:
+    return ChargingStatus.parse((await client.expect(Command.CHARGING_STATUS)).payload)
+
+
+async def test_start_becomes_the_configured_current(
+    client: Client, make_sim: MakeSim
+) -> None:
+    sim = await make_sim()
+    sim.plug_in()
+    assert sim.max_current_setting == 16
+    assert (await start_charging(client, sim, start_request(10))).accepted
+    assert sim.max_current_setting == 10
+    reply = await client.ask(sim, Command.OUTPUT_CURRENT, OutputCurrent.get())
+    assert OutputCurrent.parse(reply.payload) == OutputCurrent(Action.GET, 10)
+    await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+
+    # A planned start too; a refused one changes nothing.
+    assert (await start_charging(client, sim, planned_request(sim, 8))).accepted
+    assert sim.max_current_setting == 8
+    refused = await start_charging(client, sim, start_request(12))
+    assert refused.error == ChargeStartError.ALREADY_RESERVED
+    assert sim.max_current_setting == 8
+
+
+async def test_one_plan_at_a_time_and_no_start_while_busy(
+    client: Client, make_sim: MakeSim
+) -> None:
+    sim = await make_sim()
+    sim.plug_in()
+    assert (await start_charging(client, sim, planned_request(sim))).accepted
+    for request in (start_request(), planned_request(sim, 10)):
+        refused = await start_charging(client, sim, request)
+        assert refused.error == ChargeStartError.ALREADY_RESERVED
+        assert refused.reservation_result == ReservationResult.ALREADY_RESERVED
+    assert sim.session_current == 8
+    stop = await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+    assert ChargeStopResponse.parse(stop.payload).accepted
+    assert not sim.reserved
+
+    assert (await start_charging(client, sim)).accepted
+    refused = await start_charging(client, sim, planned_request(sim))
+    assert refused.error == ChargeStartError.ALREADY_CHARGING
+    assert refused.reservation_result == ReservationResult.ALREADY_CHARGING
+    assert (sim.charging, sim.reserved) == (True, False)
+
+
+async def test_start_reply_names_the_requested_line(
+    client: Client, make_sim: MakeSim
+) -> None:
+    sim = await make_sim("bs20-3p")
+    refused = await start_charging(client, sim, start_request(10, line_id=2))
+    assert (refused.line_id, refused.error) == (2, ChargeStartError.NOT_PLUGGED_IN)
+    sim.plug_in()
+    accepted = await start_charging(client, sim, start_request(10, line_id=2))
+    assert accepted.accepted
+    assert accepted.line_id == 2
+    stop = await client.ask(sim, Command.CHARGE_STOP, ChargeStop(2, "x"))
+    assert ChargeStopResponse.parse(stop.payload).line_id == 2
+
+
+async def test_time_limit_ends_the_session(client: Client, make_sim: MakeSim) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=30,
+        status_interval=30,
+        charging_status_interval=30,
+        limit_minute=0.02,
+    )
+    sim = await make_sim(timings=timings)
+    await login(client, sim)
+    sim.plug_in()
+    await client.flush(sim)
+    request = limited_request(max_duration=3, max_energy=40.0)
+    assert (await start_charging(client, sim, request)).accepted
+    running = await next_charging_status(client)
+    assert running.current_state == CurrentState.CHARGING
+    # Reported as the request set them.
+    assert (running.max_duration, running.max_energy) == (3, 40.0)
+
+    record = await next_record(client)
+    assert record.stop_reason == StopReason.TIME_LIMIT
+    assert (record.max_duration, record.max_energy) == (3, 40.0)
+    assert record.stopped_by == ""
+    status = await next_status(client)
+    assert status.current_state == CurrentState.COMPLETED
+    assert (status.output_state, status.gun_state) == (
+        OutputState.IDLE,
+        GunState.CONNECTED_UNLOCKED,
+    )
+    assert not sim.charging
+
+
+async def test_time_limit_counts_from_when_power_begins(
+    client: Client, make_sim: MakeSim
+) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=30,
+        status_interval=30,
+        charging_status_interval=30,
+        limit_minute=0.02,
+    )
+    sim = await make_sim(timings=timings)
+    await login(client, sim)
+    sim.plug_in()
+    plan = ChargeStart(
+        line_id=1,
+        user_id="planner",
+        charge_id="2026010112000004",
+        is_reservation=True,
+        start_time=sim.clock_em + 3600,
+        max_current=8,
+        max_duration=1,
+    )
+    assert (await start_charging(client, sim, plan)).accepted
+    await client.flush(sim)
+    await client.nothing_within(5 * timings.limit_minute)
+    assert sim.reserved  # a plan's limit does not run down while it waits
+    sim.start_reservation()
+    assert (await next_record(client)).stop_reason == StopReason.TIME_LIMIT
+
+
+async def test_energy_limit_ends_the_session_when_energy_is_added(
+    client: Client, make_sim: MakeSim
+) -> None:
+    sim = await make_sim()
+    await login(client, sim)
+    sim.plug_in()
+    assert (await start_charging(client, sim, limited_request(max_energy=1.0))).accepted
+    await client.flush(sim)
+    sim.add_energy(0.5)
+    still = await next_charging_status(client)
+    assert (still.current_state, still.max_energy) == (CurrentState.CHARGING, 1.0)
+    assert still.max_duration is None
+    sim.add_energy(0.6)
+    record = await next_record(client)
+    assert record.stop_reason == StopReason.ENERGY_LIMIT
+    assert record.session_energy >= 1.1
+    assert (await next_status(client)).current_state == CurrentState.COMPLETED
+    ended = await next_charging_status(client)
+    assert ended.current_state == CurrentState.COMPLETED
+    assert not sim.charging
+
+
+async def test_energy_limit_ends_the_session_by_itself(
+    client: Client, make_sim: MakeSim
+) -> None:
+    # Nobody polls and nothing is pushed: the charger watches the limit itself.
+    sim = await make_sim(quirks=Quirks(pushes=False))
+    await login(client, sim)
+    sim.plug_in()
+    request = limited_request(32, max_energy=1.0)
+    assert (await start_charging(client, sim, request)).accepted
+    # 0.1 Wh left at 7.36 kW: about 50 ms of charging.
+    sim.add_energy(0.9999)
+    record = await next_record(client)
+    assert record.stop_reason == StopReason.ENERGY_LIMIT
+    assert record.session_energy == pytest.approx(1.0)
+    assert sim.session_energy >= 1.0 - 1e-9
+    status = Status.parse((await client.ask(sim, Command.STATUS_REQUEST)).payload)
+    assert status.current_state == CurrentState.COMPLETED
+
+
+async def test_no_limits_without_them(client: Client, make_sim: MakeSim) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=30,
+        status_interval=30,
+        charging_status_interval=30,
+        limit_minute=0.001,
+    )
+    sim = await make_sim(timings=timings)
+    await login(client, sim)  # so that an end would show as a record
+    sim.plug_in()
+    # 0 means "none" like 0xFFFF (§5.4): it must not end the session at once.
+    request = limited_request(max_duration=0, max_energy=0.0)
+    assert (await start_charging(client, sim, request)).accepted
+    sim.add_energy(5.0)
+    await client.flush(sim)
+    await client.nothing_within(0.05)
+    assert sim.charging
+
+
+async def test_weekly_plan(client: Client, make_sim: MakeSim) -> None:
+    sim = await make_sim()
+
+    async def plan(request: bytes | Message) -> tuple[bytes, WeeklyPlan]:
+        payload = (await client.ask(sim, Command.WEEKLY_PLAN, request)).payload
+        return payload, WeeklyPlan.parse(payload)
+
+    raw, got = await plan(WeeklyPlan.get())
+    assert len(raw) == 64
+    assert got == WeeklyPlan(Action.GET, tuple(PlanDay() for _ in range(7)))
+    assert not any(day.enabled for day in got.days)
+    assert (await plan(b"\x02"))[1] == got  # a bare GET, as an EC311S takes it
+
+    days = (PlanDay(3, 22, 30, 480, 1000), *(PlanDay() for _ in range(6)))
+    raw, echoed = await plan(WeeklyPlan(Action.SET, days))
+    assert echoed == WeeklyPlan(Action.SET, days)
+    assert raw[1:10] == bytes.fromhex("03161e01e0000003e8")
+    assert sim.weekly_plan == days
+    assert (await plan(WeeklyPlan.get()))[1].days == days
+
+    too_long = (PlanDay(3, 0, 0, 1441), *days[1:])
+    assert (await plan(WeeklyPlan(Action.SET, too_long)))[1].days == days
+    assert (await plan(WeeklyPlan(Action.SET, days[:3])))[1].days == days
+    sim.refuse_next[Command.WEEKLY_PLAN] = 1
+    refused = WeeklyPlan(Action.SET, tuple(PlanDay() for _ in range(7)))
+    assert (await plan(refused))[1].days == days
+
+    sim.weekly_plan = tuple(PlanDay(3, 1, 2, 3) for _ in range(7))
+    assert (await plan(WeeklyPlan.get()))[1].days[6] == PlanDay(3, 1, 2, 3)
+
+
+# --- sessions the charger ends itself ---
+
+
+@pytest.mark.parametrize(
+    ("full", "state"),
+    [(False, CurrentState.COMPLETED), (True, CurrentState.COMPLETED_FULL_CHARGE)],
+)
+async def test_complete_session(
+    client: Client, make_sim: MakeSim, full: bool, state: CurrentState
+) -> None:
+    sim = await make_sim()
+    await login(client, sim)
+    with pytest.raises(RuntimeError, match="no session"):
+        sim.complete_session()
+    sim.plug_in()
+    await start_charging(client, sim)
+    sim.add_energy(2.0)
+    await client.flush(sim)
+
+    sim.complete_session(full)
+    record = await next_record(client)
+    assert record.stop_reason == StopReason.FULL
+    assert record.session_energy >= 2.0
+    assert record.charge_id == "2026010112000001"
+    status = await next_status(client)
+    assert status.current_state == state
+    assert (status.output_state, status.gun_state) == (
+        OutputState.IDLE,
+        GunState.CONNECTED_UNLOCKED,
+    )
+    assert (status.power, status.l1.current) == (0, 0)
+    session = await next_charging_status(client)
+    assert session.current_state == state
+    assert session.charge_id == "2026010112000001"
+    assert (sim.plugged, sim.charging, sim.current_state) == (True, False, state)
+
+    # Without the quirk a start works straight away.
+    again = await start_charging(client, sim)
+    assert again.accepted
+    assert sim.current_state == CurrentState.CHARGING
+
+    # A stop after Completed closes it: back to "plugged in, press start".
+    sim.complete_session()
+    stop = await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+    assert ChargeStopResponse.parse(stop.payload) == ChargeStopResponse(1, 1, 0)
+    assert (await next_status(client)).current_state == CurrentState.READY_TO_CHARGE
+    # The session was recorded when it completed: the stop adds no record.
+    after_stop = [d.command for d in await client.flush(sim)]
+    assert after_stop == [Command.CHARGING_STATUS]
+    stop = await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+    assert ChargeStopResponse.parse(stop.payload).fail_reason == 1  # nothing left
+
+    # Unplugging after Completed: no car, no completed state.
+    await start_charging(client, sim)
+    sim.complete_session()
+    sim.unplug()
+    assert sim.current_state == CurrentState.NOT_CONNECTED
+    sim.plug_in()
+    assert sim.current_state == CurrentState.READY_TO_CHARGE
+
+
+# --- quirks ---
+
+
+@pytest.mark.parametrize(
+    ("header_password", "field"),
+    [("ff", b"\xff" * 6), ("zeros", bytes(6)), ("own", PASSWORD_FIELD)],
+)
+async def test_quirk_header_password(
+    client: Client,
+    make_sim: MakeSim,
+    header_password: HeaderPassword,
+    field: bytes,
+) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=0.02,
+        status_interval=30,
+        charging_status_interval=30,
+    )
+    quirks = Quirks(header_password=header_password)
+    sim = await make_sim(timings=timings, quirks=quirks)
+    sent = [await client.expect(Command.LOGIN_ANNOUNCEMENT)]
+    sent.append(await client.ask(sim, Command.REQUEST_LOGIN))
+    confirmed = sim.wait_for(Command.LOGIN_CONFIRM)
+    client.send(sim, Command.LOGIN_CONFIRM, b"\x01")
+    async with asyncio.timeout(WAIT):
+        await confirmed
+    sent.append(await client.expect(Command.HEADING))
+    sim.plug_in()
+    sim.emit_record(stored=False)
+    client.send(sim, Command.REQUEST_LOGIN, password=b"654321")
+    sent += await client.until(Command.PASSWORD_ERROR)
+    sent.append(await client.ask(sim, Command.STATUS_REQUEST))
+    assert {
+        Command.LOGIN_ANNOUNCEMENT,
+        Command.LOGIN_RESPONSE,
+        Command.HEADING,
+        Command.STATUS,
+        Command.CURRENT_CHARGE_RECORD,
+        Command.PASSWORD_ERROR,
+        Command.STATUS_RESPONSE,
+    } <= {d.command for d in sent}
+    assert {d.password for d in sent} == {field}
+    if header_password == "own":
+        # The password it has now, also after a change.
+        sim.password = "999999"
+        client.send(sim, Command.STATUS_REQUEST, password=b"999999")
+        assert (await client.expect(Command.STATUS_RESPONSE)).password == b"999999"
+
+
+async def test_quirk_get_echo(client: Client, make_sim: MakeSim) -> None:
+    sim = await make_sim("ec311s", quirks=Quirks(setting_echo="get"))
+
+    async def reply(command: int, request: Message) -> bytes:
+        return (await client.ask(sim, command, request)).payload
+
+    assert await reply(Command.OUTPUT_CURRENT, OutputCurrent.set(10)) == b"\x02\x0a"
+    assert sim.max_current_setting == 10
+    # A refused SET answers the same way, with the value kept.
+    assert await reply(Command.OUTPUT_CURRENT, OutputCurrent.set(17)) == b"\x02\x0a"
+    language = LanguageSetting.set(Language.GERMAN)
+    assert await reply(Command.LANGUAGE, language) == b"\x02\x03"
+    unit = TemperatureUnitSetting.set(TemperatureUnit.FAHRENHEIT)
+    assert await reply(Command.TEMPERATURE_UNIT, unit) == b"\x02\x02"
+    mode = StartModeSetting.set(StartMode.APP_REQUIRED)
+    assert await reply(Command.START_MODE, mode) == b"\x02\x01"
+    name = await reply(Command.NICKNAME, Nickname(Action.SET, "Garage"))
+    assert Nickname.parse(name) == Nickname(Action.GET, "Garage")
+    assert (sim.language, sim.temperature_unit, sim.start_mode, sim.nickname) == (
+        Language.GERMAN,
+        TemperatureUnit.FAHRENHEIT,
+        StartMode.APP_REQUIRED,
+        "Garage",
+    )
+    # GETs are GETs either way.
+    assert await reply(Command.LANGUAGE, LanguageSetting.get()) == b"\x02\x03"
+
+
+async def test_quirk_unlisted_three_phase(client: Client, make_sim: MakeSim) -> None:
+    sim = await make_sim(quirks=Quirks(unlisted_three_phase=True))
+    announcement = DeviceInfo.parse(
+        (await client.expect(Command.LOGIN_ANNOUNCEMENT)).payload
+    )
+    assert announcement.device_type == 9
+    assert not announcement.three_phase  # by the §5.1 list
+    reply = await client.ask(sim, Command.REQUEST_LOGIN)
+    assert DeviceInfo.parse(reply.payload).device_type == 9
+    assert sim.phases == 3
+    sim.plug_in()
+    await start_charging(client, sim, start_request(16, line_id=2))
+    raw = (await client.ask(sim, Command.STATUS_REQUEST)).payload
+    assert len(raw) == 33
+    status = Status.parse(raw)
+    assert [(p.voltage, p.current) for p in status.phases] == [(230, 16)] * 3
+    assert status.power == 3 * 230 * 16
+
+    # Wired single-phase on request: still type 9, L2/L3 present but dead.
+    single = await make_sim(phases=1, quirks=Quirks(unlisted_three_phase=True))
+    assert single.phases == 1
+    idle = Status.parse((await client.ask(single, Command.STATUS_REQUEST)).payload)
+    assert idle.l2 is not None
+    assert idle.phase_count == 1
+
+
+async def test_quirk_no_pushes(client: Client, make_sim: MakeSim) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=0.05,
+        status_interval=0.01,
+        charging_status_interval=0.01,
+    )
+    sim = await make_sim(timings=timings, quirks=Quirks(pushes=False))
+    await login(client, sim)
+    sim.plug_in()
+    await start_charging(client, sim)
+    sim.add_energy(1.0)
+    sim.push_status()
+    sim.push_charging_status()
+    seen: list[Datagram] = []
+    for _ in range(3):  # 0.15 s: many status intervals
+        seen += await client.until(Command.HEADING)
+        client.send(sim, Command.HEADING_RESPONSE, b"\x00")
+    await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+    seen += await client.until(Command.CURRENT_CHARGE_RECORD)  # records still go out
+    pushes = {Command.STATUS, Command.CHARGING_STATUS}
+    assert not pushes & {d.command for d in seen}
+    # Polls are still answered.
+    status = Status.parse((await client.ask(sim, Command.STATUS_REQUEST)).payload)
+    assert status.current_state == CurrentState.READY_TO_CHARGE
+    polled = await client.ask(sim, Command.CHARGING_STATUS_REQUEST, b"\x00")
+    assert ChargingStatus.parse(polled.payload).session_energy >= 1.0
+
+
+async def test_quirk_headings_stop_after(client: Client, make_sim: MakeSim) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=0.02,
+        missed_headings_limit=3,
+        status_interval=0.02,
+        charging_status_interval=30,
+    )
+    sim = await make_sim(timings=timings, quirks=Quirks(headings_stop_after=0.1))
+    await login(client, sim)
+    assert sim.heads_client
+    headings = 0
+    while sim.heads_client:
+        datagram, _ = await client.receive()
+        if datagram.command == Command.HEADING:
+            headings += 1
+            client.send(sim, Command.HEADING_RESPONSE, b"\x00")
+    assert headings >= 1
+    await client.flush(sim)  # a heading may have been on its way
+    # Ten status pushes: far longer than three missed headings would take.
+    window: list[Datagram] = []
+    while sum(d.command == Command.STATUS for d in window) < 10:
+        window.append((await client.receive())[0])
+    assert {d.command for d in window} == {Command.STATUS}
+    assert sim.client == ("127.0.0.1", client.port)
+
+    await login(client, sim)  # a new session heads again
+    assert sim.heads_client
+    await client.expect(Command.HEADING)
+    sim.drop_client()
+    assert not sim.heads_client
+
+
+async def test_quirk_completed_needs_stop(client: Client, make_sim: MakeSim) -> None:
+    sim = await make_sim(quirks=Quirks(completed_needs_stop=True))
+    await login(client, sim)
+    sim.plug_in()
+    await start_charging(client, sim)
+    sim.complete_session()
+    await next_record(client)
+
+    refused = await start_charging(client, sim, start_request(10))
+    assert refused == ChargeStartResponse(
+        1, ReservationResult.IMMEDIATE, 0, ChargeStartError.UNKNOWN_REASON, 10
+    )
+    assert not refused.accepted
+    assert (sim.charging, sim.current_state) == (False, CurrentState.COMPLETED)
+    assert sim.max_current_setting == 16  # a refused start changes nothing
+
+    # A stop lets the next start through.
+    stop = await client.ask(sim, Command.CHARGE_STOP, ChargeStop(1, "x"))
+    assert ChargeStopResponse.parse(stop.payload).accepted
+    assert sim.current_state == CurrentState.READY_TO_CHARGE
+    assert (await start_charging(client, sim)).accepted
+
+    # A planned start needs no stop.
+    sim.complete_session(full=True)
+    plan = await start_charging(client, sim, planned_request(sim))
+    assert plan.reservation_result == ReservationResult.RESERVATION_OK
+    assert plan.accepted
+    assert sim.reserved
+    sim.start_reservation()
+    assert sim.charging
+
+    # Nor does a start after the car was unplugged and plugged in again.
+    sim.complete_session()
+    sim.unplug()
+    sim.plug_in()
+    assert (await start_charging(client, sim)).accepted
+
+
+async def test_quirk_long_payloads(client: Client, make_sim: MakeSim) -> None:
+    sim = await make_sim(quirks=Quirks(long_payloads=True))
+    announcement = (await client.expect(Command.LOGIN_ANNOUNCEMENT)).payload
+    assert len(announcement) == 145
+    info = DeviceInfo.parse(announcement)
+    assert (info.layout, info.byte70, info.extra) == (119, 0, bytes(26))
+    assert (info.device_type, info.brand, info.model) == (1, "BESEN", "BS20")
+    response = (await client.ask(sim, Command.REQUEST_LOGIN)).payload
+    assert response == announcement
+
+    raw = (await client.ask(sim, Command.STATUS_REQUEST)).payload
+    assert len(raw) == 40
+    assert raw[33:] == b"\x03\xff" + bytes(5)
+    status = Status.parse(raw)
+    assert status.l2 is not None
+    assert status.l2.voltage == 0  # single-phase unit, as in the capture
+    assert status.current_state == CurrentState.NOT_CONNECTED
+
+
+async def test_quirk_broadcast_headings(client: Client, make_sim: MakeSim) -> None:
+    timings = SimulatorTimings(
+        announce_interval=30,
+        heading_interval=0.02,
+        missed_headings_limit=1000,  # nobody has to answer
+        status_interval=30,
+        charging_status_interval=30,
+    )
+    sim = await make_sim(timings=timings, quirks=Quirks(broadcast_headings=True))
+    await login(client, sim)
+    await client.expect(Command.HEADING)
+    phone = await Client.open("127.0.0.2", client.port)
+    try:
+        confirmed = sim.wait_for(Command.LOGIN_CONFIRM)
+        phone.send(sim, Command.LOGIN_CONFIRM)
+        async with asyncio.timeout(WAIT):
+            await confirmed
+        assert sim.client == ("127.0.0.2", client.port)
+        await client.flush(sim)
+        # The client that lost the session still hears the phone's headings.
+        for _ in range(2):
+            heading, source = await client.expect_from(Command.HEADING)
+            assert (heading.serial, source) == (SERIAL, sim.address)
+        await phone.expect(Command.HEADING)
+    finally:
+        phone.close()
+
+
+async def test_quirks_validation() -> None:
+    with pytest.raises(ValueError, match="header_password"):
+        Quirks(header_password="nope")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="setting_echo"):
+        Quirks(setting_echo="nope")  # type: ignore[arg-type]
+    for seconds in (-1.0, float("nan")):
+        with pytest.raises(ValueError, match="headings_stop_after"):
+            Quirks(headings_stop_after=seconds)
+    with pytest.raises(ValueError, match="positive"):
+        SimulatorTimings(limit_minute=0)
+    assert SimulatedCharger().quirks == Quirks() == NO_QUIRKS
+
+
 # --- test hooks ---
 
 
@@ -917,7 +1499,8 @@ async def test_go_silent_and_resume(client: Client, make_sim: MakeSim) -> None:
     client.send(sim, Command.STATUS_REQUEST)
     sim.push_status()
     await client.nothing_within(0.1)
-    assert len(sim.received) == received
+    # Still recorded (what reached its address), only not answered.
+    assert [d.command for d in sim.received[received:]] == [Command.STATUS_REQUEST]
     unnoticed = sim.client  # it never saw the client leave
     assert unnoticed == ("127.0.0.1", client.port)
 
@@ -1117,10 +1700,13 @@ def test_cli_help(help_process: subprocess.Popen[str]) -> None:
         "--announce-interval",
         "--heading-interval",
         "--status-interval",
+        "--quirk",
         "-v",
     ):
         assert option in stdout
     assert "bs20-3p" in stdout
+    for quirk in (*cli.QUIRK_FLAGS, "headings-stop=SECONDS"):
+        assert f"\n  {quirk} " in stdout
 
 
 async def test_run_stops_on_signal(
@@ -1172,3 +1758,66 @@ def test_cli_chargers_and_errors(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         main(["--status-interval", "0"])
     assert "error" in capsys.readouterr().err
+
+
+def quirk_options(quirks: list[str]) -> list[str]:
+    return [arg for quirk in quirks for arg in ("--quirk", quirk)]
+
+
+def test_cli_quirks() -> None:
+    parser = build_parser()
+    none = parser.parse_args([])
+    assert cli.quirks_from(none.quirk) == NO_QUIRKS
+    assert cli._chargers(none)[0].quirks == NO_QUIRKS
+
+    every = [
+        "password-zeros",
+        "get-echo",
+        "unlisted-three-phase",
+        "no-pushes",
+        "headings-stop=2.5",
+        "completed-needs-stop",
+        "long-payloads",
+        "broadcast-headings",
+    ]
+    expected = Quirks(
+        header_password="zeros",
+        setting_echo="get",
+        unlisted_three_phase=True,
+        pushes=False,
+        headings_stop_after=2.5,
+        completed_needs_stop=True,
+        long_payloads=True,
+        broadcast_headings=True,
+    )
+    options = parser.parse_args(quirk_options(every))
+    assert cli.quirks_from(options.quirk) == expected
+    chargers = cli._chargers(parser.parse_args(["--count", "2", *quirk_options(every)]))
+    assert [c.quirks for c in chargers] == [expected, expected]
+    assert chargers[0].phases == 3  # unlisted-three-phase implies it
+
+    # Later ones win; headings-stop=0 stops headings right after the login.
+    later = parser.parse_args(
+        quirk_options(["password-zeros", "password-own", "headings-stop=0"])
+    )
+    assert cli.quirks_from(later.quirk) == Quirks(
+        header_password="own", headings_stop_after=0.0
+    )
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "nope",
+        "headings-stop",
+        "headings-stop=",
+        "headings-stop=-1",
+        "headings-stop=nan",
+        "headings-stop=soon",
+        "no-pushes=1",
+    ],
+)
+def test_cli_rejects_bad_quirks(bad: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--quirk", bad])
+    assert "--quirk" in capsys.readouterr().err

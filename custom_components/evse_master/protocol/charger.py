@@ -188,6 +188,7 @@ class Charger:
         self._pinned = pinned
         self._state = ChargerState(serial=self.serial, address=address)
         self.diagnostics = ChargerDiagnostics()
+        self._impostors = trust.ImpostorWatch()
         self._listeners: list[StateListener] = []
         self._unregister: Callable[[], None] | None = None
         self._pending: dict[int, list[asyncio.Future[Datagram]]] = {}
@@ -434,6 +435,13 @@ class Charger:
         except (ChargerNotReachableError, CommandRejectedError) as err:
             _LOGGER.debug("Login to %s failed: %s", self.serial, err)
 
+    def forget_quiet_impostor(self) -> None:
+        """Clear :attr:`ChargerState.impostor` once it has been quiet long enough."""
+        if self._state.impostor is not None and self._impostors.quiet(
+            self._loop.time()
+        ):
+            self._update(impostor=None)
+
     def connect_now(self) -> None:
         """Log in now, on purpose: also takes the session from another client."""
         if self.address is not None and not self._state.auth_failed:
@@ -602,6 +610,8 @@ class Charger:
         diagnostics.dropped[reason] += 1
         if reason is trust.Drop.FOREIGN:
             diagnostics.last_foreign_source = source
+            if self._impostors.foreign(self._loop.time()):
+                self._update(impostor=source[0])
         if diagnostics.dropped[reason] == 1 and reason is not trust.Drop.CLIENT_FRAME:
             # Once per reason: a flood must not flood the log as well.
             _LOGGER.info(

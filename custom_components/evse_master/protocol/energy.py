@@ -33,6 +33,10 @@ RESET_BELOW: Final = 1.0
 RATE_MARGIN: Final = 1.5
 SLACK: Final = 0.1
 """KWh allowed on top of what the maximum power explains (rounding, clocks)."""
+CONFIRM_SPREAD: Final = 10.0
+"""How far (in allowances) a confirming reading may lie above the candidate:
+a charger faster than its announced maximum still gets through, a lone spike
+followed by the old level does not."""
 DEFAULT_MAX_POWER: Final = 22_000.0
 """W, when the charger has not said."""
 
@@ -104,7 +108,9 @@ class CounterGuard:
         allowance = self._allowance(now, max_power)
         if value - self.published <= allowance:
             return self._accept(raw, now)
-        if self.pending is Pending.JUMP and self._confirms(raw, allowance):
+        if self.pending is Pending.JUMP and self._confirms(
+            raw, allowance * CONFIRM_SPREAD
+        ):
             return self._accept(raw, now) if self._confirmed() else self.published
         return self._expect(Pending.JUMP, raw)
 

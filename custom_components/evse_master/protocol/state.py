@@ -96,6 +96,8 @@ class ChargerState:
     """Where the session lives (only moved as :mod:`trust` allows)."""
     link_epoch: int = 0
     """Counts the times the charger came back after an absence or a reboot."""
+    impostor: str | None = None
+    """IP of another device that keeps sending frames with this serial."""
     info: DeviceInfo | None = None
     version: Version | None = None
     status: Status | None = None

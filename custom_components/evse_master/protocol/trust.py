@@ -20,14 +20,19 @@ and whether it is answered; the listener and the charger only apply it.
    logs in again instead of answering it).
 6. Only believed frames are answered, so answers (which carry the password)
    only ever go to the session's address.
+7. When frames with the charger's serial keep coming from another IP
+   (:data:`IMPOSTOR_FRAMES` within :data:`IMPOSTOR_WINDOW`), the owner is told:
+   another device on the network claims to be this charger.
 
 What the values inside a believed frame may be is :mod:`plausibility`'s job.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Final
 
 from .enums import Command
 from .frame import CLIENT_COMMAND_BASE, Datagram
@@ -108,3 +113,30 @@ def judge(datagram: Datagram, source: Address, session: SessionView) -> Verdict:
 def answered(command: int, session: SessionView) -> bool:
     """Whether a believed frame gets its answer (heading response or ack)."""
     return command != Command.HEADING or session.logged_in
+
+
+IMPOSTOR_FRAMES: Final = 10
+IMPOSTOR_WINDOW: Final = 300.0
+"""Seconds within which that many foreign frames make an impostor."""
+IMPOSTOR_QUIET: Final = 3600.0
+"""Seconds without foreign frames after which the impostor is forgotten."""
+
+
+class ImpostorWatch:
+    """Counts frames from other IPs that carry a charger's serial."""
+
+    def __init__(self) -> None:
+        """Nothing seen yet."""
+        self._times: deque[float] = deque(maxlen=IMPOSTOR_FRAMES)
+
+    def foreign(self, now: float) -> bool:
+        """Count one; whether they now come often enough to tell the owner."""
+        self._times.append(now)
+        return (
+            len(self._times) == IMPOSTOR_FRAMES
+            and now - self._times[0] <= IMPOSTOR_WINDOW
+        )
+
+    def quiet(self, now: float) -> bool:
+        """Whether no foreign frame came for :data:`IMPOSTOR_QUIET` seconds."""
+        return not self._times or now - self._times[-1] >= IMPOSTOR_QUIET
