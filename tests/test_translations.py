@@ -20,8 +20,14 @@ from typing import Any
 from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.helpers.entity import EntityDescription
 import pytest
+import yaml
 
-from custom_components.evse_master import select as select_platform
+from custom_components.evse_master import (
+    config_flow,
+    const,
+    faults,
+    select as select_platform,
+)
 from custom_components.evse_master.protocol.errors import Refusal
 
 PACKAGE = "custom_components.evse_master"
@@ -34,7 +40,16 @@ LANGUAGES = sorted(
 )
 ALL_LANGUAGES = ["en", *LANGUAGES]
 
-PLATFORMS = ("binary_sensor", "number", "select", "sensor", "switch", "text")
+PLATFORMS = (
+    "binary_sensor",
+    "button",
+    "event",
+    "number",
+    "select",
+    "sensor",
+    "switch",
+    "text",
+)
 EXCEPTION_TYPES = frozenset(
     {
         "HomeAssistantError",
@@ -46,6 +61,11 @@ EXCEPTION_TYPES = frozenset(
     }
 )
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+RUNTIME_KEYS: dict[tuple[str, str], set[str]] = {
+    # Fault issues are created in a loop over the groups of the active faults.
+    ("faults", "key"): {*faults.FAULT_GROUPS, faults.OTHER_FAULTS},
+}
+"""Names whose translation keys only exist at runtime: (module, name) -> keys."""
 
 per_language = pytest.mark.parametrize("language", LANGUAGES, ids=LANGUAGES)
 every_language = pytest.mark.parametrize("language", ALL_LANGUAGES, ids=ALL_LANGUAGES)
@@ -261,6 +281,8 @@ class _Resolver:
         return found
 
     def name(self, name: str) -> set[str]:
+        if (self.module, name) in RUNTIME_KEYS:
+            return RUNTIME_KEYS[self.module, name]
         if (self.module, name) in self.seen:
             return set()
         self.seen.add((self.module, name))
@@ -327,6 +349,8 @@ def _key_usage() -> _KeyUsage:
                     usage.entity |= {
                         (module, key) for key in _resolve(module, scopes, value)
                     }
+            elif name.endswith("SelectorConfig"):
+                continue  # selector keys: test_selector_options_in_english
             else:
                 usage.unclassified.append(f"{module}.py:{call.lineno} {name}()")
         if module in PLATFORMS:
@@ -478,8 +502,11 @@ def test_issue_keys_in_english() -> None:
 class _FlowUsage:
     errors: set[str] = field(default_factory=set)
     aborts: set[str] = field(default_factory=set)
-    steps: dict[str, set[str]] = field(default_factory=dict)
-    """Step id → placeholder names the form provides."""
+    steps: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    """(Flow section: "config" or "options", step id) → placeholders the form
+    provides."""
+    selectors: set[str] = field(default_factory=set)
+    """Translation keys of the selectors the forms use."""
 
 
 def _implicit_abort(call: ast.Call, scopes: Scopes) -> str | None:
@@ -543,10 +570,28 @@ def _flow_usage() -> _FlowUsage:
                 if isinstance(placeholders, ast.Dict)
                 else set()
             )
+            section = _flow_section(tree, call)
             for step in _resolve("config_flow", scopes, step_id):
-                usage.steps.setdefault(step, provided)
-                usage.steps[step] &= provided
+                usage.steps.setdefault((section, step), provided)
+                usage.steps[section, step] &= provided
+        if name.endswith("SelectorConfig"):
+            key = _keyword(call, "translation_key")
+            if key is not None:
+                usage.selectors |= _resolve("config_flow", scopes, key)
     return usage
+
+
+def _flow_section(tree: ast.Module, call: ast.Call) -> str:
+    """ "options" for a form of the options flow class, else "config"."""
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and any(
+            inner is call for inner in ast.walk(node)
+        ):
+            bases = [ast.unparse(base) for base in node.bases]
+            return (
+                "options" if any("OptionsFlow" in base for base in bases) else "config"
+            )
+    return "config"
 
 
 def test_config_flow_scan_found_keys() -> None:
@@ -573,20 +618,75 @@ def test_config_flow_aborts_in_english() -> None:
 
 
 def test_config_flow_steps_in_english() -> None:
-    steps = _english_section("config", "step")
     problems: list[str] = []
-    for step, provided in sorted(_flow_usage().steps.items()):
+    for (section, step), provided in sorted(_flow_usage().steps.items()):
+        steps = _english_section(section, "step")
         if step not in steps:
-            problems.append(f"en.json lacks config.step.{step}")
+            problems.append(f"en.json lacks {section}.step.{step}")
             continue
         for part in ("title", "description"):
             text = steps[step].get(part, "")
             if unknown := sorted(_placeholders(text) - provided):
                 problems.append(
-                    f"config.step.{step}.{part} uses {unknown}, "
+                    f"{section}.step.{step}.{part} uses {unknown}, "
                     f"the form provides {sorted(provided)}"
                 )
     assert not problems, "\n".join(problems)
+
+
+def test_options_flow_found() -> None:
+    assert ("options", "init") in _flow_usage().steps
+
+
+def test_options_fields_in_english() -> None:
+    """Every option the flow asks for has a label and a description."""
+    step = _english_section("options", "step", "init")
+    options = (
+        const.CONF_ACK_RECORDS,
+        const.CONF_RELAY_PROTECTION,
+        const.CONF_CURRENT_POLICY,
+    )
+    missing = [
+        f"options.step.init.{part}.{option}"
+        for option in options
+        for part in ("data", "data_description")
+        if option not in step.get(part, {})
+    ]
+    assert not missing, f"en.json lacks {missing}"
+
+
+SELECTOR_OPTIONS = {
+    "current_policy": sorted(const.CURRENT_POLICIES),
+    # The user step lists discovered chargers by label; only this one is text.
+    "charger": [config_flow.MANUAL_ENTRY],
+}
+"""Translated options of every selector the flows use."""
+
+
+def test_selector_options_in_english() -> None:
+    assert _flow_usage().selectors == set(SELECTOR_OPTIONS)
+    for key, expected in SELECTOR_OPTIONS.items():
+        options = _english_section("selector", key, "options")
+        assert sorted(options) == expected, key
+
+
+def test_services_in_english() -> None:
+    """services.yaml and en.json name the same actions and fields."""
+    declared = yaml.safe_load((COMPONENT / "services.yaml").read_text("utf-8"))
+    services = _english_section("services")
+    assert sorted(services) == sorted(declared)
+    for service, spec in declared.items():
+        assert {"name", "description"} <= services[service].keys(), service
+        fields = services[service].get("fields", {})
+        assert sorted(fields) == sorted(spec.get("fields", {})), service
+        for name, text in fields.items():
+            assert {"name", "description"} <= text.keys(), f"{service}.{name}"
+
+
+def test_service_icons() -> None:
+    declared = yaml.safe_load((COMPONENT / "services.yaml").read_text("utf-8"))
+    icons = _load_json(COMPONENT / "icons.json").get("services", {})
+    assert sorted(icons) == sorted(declared)
 
 
 # --- icons.json --------------------------------------------------------------------

@@ -2,31 +2,51 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from homeassistant.const import CONF_PASSWORD, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    issue_registry as ir,
+)
+from homeassistant.helpers.typing import ConfigType
 from homeassistant.util import dt as dt_util
 
 from . import const
-from .const import CONF_SERIAL, CONF_STATIC_HOST, DOMAIN, LOGGER
+from .const import (
+    CONF_ACK_RECORDS,
+    CONF_CURRENT_POLICY,
+    CONF_RELAY_PROTECTION,
+    CONF_SERIAL,
+    CONF_STATIC_HOST,
+    DOMAIN,
+    LOGGER,
+    POLICY_WAIT,
+)
 from .coordinator import (
     EvseMasterConfigEntry,
     EvseMasterCoordinator,
     EvseMasterRuntimeData,
 )
+from .current import CurrentWatch
 from .entity import device_info
 from .hub import async_get_hub, entry_address
-from .protocol.charger import Charger
+from .protocol.charger import Charger, ChargerTimings
 from .protocol.errors import (
     ChargerNotReachableError,
     CommandRejectedError,
     InvalidPasswordError,
     PortInUseError,
 )
+from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.EVENT,
     Platform.NUMBER,
     Platform.SELECT,
     Platform.SENSOR,
@@ -37,6 +57,22 @@ PLATFORMS: list[Platform] = [
 PORT_IN_USE_ISSUE = "port_in_use"
 _OBSOLETE_DATA = ("brand", "model", "phases", "max_current")
 """Entry data of version 1.1, now read from the charger at every setup."""
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+
+
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Register the actions, which target chargers by device."""
+    async_setup_services(hass)
+    return True
+
+
+def charger_timings(entry: EvseMasterConfigEntry) -> ChargerTimings:
+    """The session timings, with the entry's relay protection if it sets one."""
+    relay_protection = entry.options.get(CONF_RELAY_PROTECTION)
+    if relay_protection is None:
+        return const.CHARGER_TIMINGS
+    return replace(const.CHARGER_TIMINGS, min_restart_interval=float(relay_protection))
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -> bool:
@@ -69,7 +105,8 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
         address=entry_address(entry.data),
         pinned=bool(entry.data.get(CONF_STATIC_HOST)),
         time_zone=dt_util.get_default_time_zone(),
-        timings=const.CHARGER_TIMINGS,
+        timings=charger_timings(entry),
+        ack_records=bool(entry.options.get(CONF_ACK_RECORDS, False)),
     )
     entry.async_on_unload(charger.shutdown)
     try:
@@ -94,7 +131,13 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
     )
     coordinator = EvseMasterCoordinator(hass, entry, charger, device.id)
     coordinator.async_start()
-    entry.runtime_data = EvseMasterRuntimeData(charger=charger, coordinator=coordinator)
+    current_watch = CurrentWatch(
+        hass, coordinator, entry.options.get(CONF_CURRENT_POLICY, POLICY_WAIT)
+    )
+    entry.async_on_unload(current_watch.close)
+    entry.runtime_data = EvseMasterRuntimeData(
+        charger=charger, coordinator=coordinator, current_watch=current_watch
+    )
 
     @callback
     def shutdown(_event: Event) -> None:

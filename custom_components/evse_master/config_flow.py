@@ -13,10 +13,19 @@ import contextlib
 import ipaddress
 from typing import Any
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    OptionsFlowWithReload,
+)
 from homeassistant.const import CONF_HOST, CONF_PASSWORD
 from homeassistant.core import callback
 from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -29,15 +38,21 @@ from homeassistant.util import dt as dt_util
 
 from . import const
 from .const import (
+    CONF_ACK_RECORDS,
     CONF_BRAND,
+    CONF_CURRENT_POLICY,
     CONF_MODEL,
     CONF_PORT,
+    CONF_RELAY_PROTECTION,
     CONF_SERIAL,
     CONF_STATIC_HOST,
+    CURRENT_POLICIES,
     DOMAIN,
     LOGGER,
+    POLICY_WAIT,
+    RELAY_PROTECTION_RANGE,
 )
-from .hub import async_get_hub, entry_address
+from .hub import async_get_hub, discovery_data, entry_address
 from .protocol.charger import Charger, ChargerState
 from .protocol.errors import (
     ChargerNotReachableError,
@@ -49,6 +64,10 @@ from .protocol.frame import normalize_serial, password_field
 from .protocol.listener import Address, DiscoveredCharger
 from .schema import vol
 
+CONF_CHARGER = "charger"
+"""The user step's choice: a discovered serial, or :data:`MANUAL_ENTRY`."""
+MANUAL_ENTRY = "manual"
+
 PASSWORD_SELECTOR = TextSelector(
     TextSelectorConfig(type=TextSelectorType.PASSWORD, autocomplete="off")
 )
@@ -59,6 +78,12 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
 
     VERSION = 1
     MINOR_VERSION = 2
+
+    @staticmethod
+    @callback
+    def async_get_options_flow(config_entry: ConfigEntry) -> EvseMasterOptionsFlow:
+        """Record acknowledgement, relay protection, restart-to-apply policy."""
+        return EvseMasterOptionsFlow()
 
     def __init__(self) -> None:
         """Start with nothing discovered."""
@@ -73,20 +98,57 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_user(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Ask for serial and password, offering chargers heard on the LAN."""
-        errors: dict[str, str] = {}
+        """Offer the chargers heard on the LAN; without any, ask for a serial."""
         try:
             await self._async_listen()
         except PortInUseError:
             return self.async_abort(reason="port_in_use")
         if user_input is None:
             await self._async_wait_for_first(const.DISCOVERY_WAIT)
-        else:
+        if user_input is not None:
+            choice = user_input[CONF_CHARGER]
+            if choice == MANUAL_ENTRY:
+                return await self.async_step_manual()
+            found = self._discovered[choice]
+            await self.async_set_unique_id(found.serial, raise_on_progress=False)
+            self._abort_if_unique_id_configured()
+            self._discovery_info = discovery_data(found)
+            return await self.async_step_discovery_confirm()
+        options = self._offered()
+        if not options:
+            return await self.async_step_manual()
+        # Radio buttons, no free text: typing never turns into another charger.
+        selector = SelectSelector(
+            SelectSelectorConfig(
+                options=[
+                    *options,
+                    SelectOptionDict(value=MANUAL_ENTRY, label=MANUAL_ENTRY),
+                ],
+                translation_key=CONF_CHARGER,
+                mode=SelectSelectorMode.LIST,
+            )
+        )
+        return self.async_show_form(
+            step_id="user",
+            data_schema=vol.Schema({vol.Required(CONF_CHARGER): selector}),
+        )
+
+    async def async_step_manual(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for serial and password (the serial as printed, spaces allowed)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            serial = ""
             try:
                 serial = normalize_serial(user_input[CONF_SERIAL])
             except ValueError:
                 errors[CONF_SERIAL] = "invalid_serial"
-            else:
+            try:
+                password_field(user_input[CONF_PASSWORD])
+            except ValueError:
+                errors[CONF_PASSWORD] = "invalid_password"
+            if not errors:
                 await self.async_set_unique_id(serial, raise_on_progress=False)
                 self._abort_if_unique_id_configured()
                 found = await self._async_find(serial)
@@ -98,38 +160,28 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
                 )
                 if result is not None:
                     return result
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_SERIAL): TextSelector(),
+                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
+            }
+        )
         return self.async_show_form(
-            step_id="user",
+            step_id="manual",
             data_schema=self.add_suggested_values_to_schema(
-                self._user_schema(), user_input or {}
+                schema, {CONF_SERIAL: (user_input or {}).get(CONF_SERIAL, "")}
             ),
             errors=errors,
         )
 
-    def _user_schema(self) -> vol.Schema:
+    def _offered(self) -> list[SelectOptionDict]:
+        """Chargers heard on the LAN that are not configured yet."""
         configured = self._async_current_ids(include_ignore=False)
-        options = [
+        return [
             SelectOptionDict(value=serial, label=_describe(found))
             for serial, found in sorted(self._discovered.items())
             if serial not in configured
         ]
-        serial_selector: SelectSelector | TextSelector = (
-            SelectSelector(
-                SelectSelectorConfig(
-                    options=options,
-                    custom_value=True,
-                    mode=SelectSelectorMode.DROPDOWN,
-                )
-            )
-            if options
-            else TextSelector()
-        )
-        return vol.Schema(
-            {
-                vol.Required(CONF_SERIAL): serial_selector,
-                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
-            }
-        )
 
     async def _async_listen(self) -> None:
         """Hear chargers while the flow lives (announcements, probe answers)."""
@@ -261,23 +313,25 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
             if static_host is not None and not _is_ipv4(static_host):
                 errors[CONF_STATIC_HOST] = "invalid_host"
             else:
-                updates = {
-                    CONF_PASSWORD: user_input[CONF_PASSWORD],
-                    CONF_STATIC_HOST: static_host,
-                }
+                # An empty password keeps the stored one (only the IP changes).
+                password = user_input.get(CONF_PASSWORD) or entry.data[CONF_PASSWORD]
+                updates = {CONF_PASSWORD: password, CONF_STATIC_HOST: static_host}
                 if await self._async_check({**entry.data, **updates}, errors):
                     return self.async_update_reload_and_abort(
                         entry, data_updates=updates
                     )
         schema = vol.Schema(
             {
-                vol.Required(CONF_PASSWORD): PASSWORD_SELECTOR,
+                vol.Optional(CONF_PASSWORD): PASSWORD_SELECTOR,
                 vol.Optional(CONF_STATIC_HOST): TextSelector(),
             }
         )
-        suggested = user_input or {
-            CONF_STATIC_HOST: entry.data.get(CONF_STATIC_HOST) or ""
-        }
+        shown_host = (
+            user_input.get(CONF_STATIC_HOST, "")
+            if user_input is not None
+            else entry.data.get(CONF_STATIC_HOST) or ""
+        )
+        suggested = {CONF_STATIC_HOST: shown_host}
         return self.async_show_form(
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, suggested),
@@ -379,14 +433,65 @@ class EvseMasterConfigFlow(ConfigFlow, domain=DOMAIN):
         return None
 
 
+class EvseMasterOptionsFlow(OptionsFlowWithReload):
+    """Choices of one charger; saving them reloads its entry."""
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the choices with their current values."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        low, high = RELAY_PROTECTION_RANGE
+        schema = vol.Schema(
+            {
+                vol.Required(CONF_ACK_RECORDS): BooleanSelector(),
+                vol.Required(CONF_RELAY_PROTECTION): NumberSelector(
+                    NumberSelectorConfig(
+                        min=low,
+                        max=high,
+                        step=1,
+                        unit_of_measurement="s",
+                        mode=NumberSelectorMode.BOX,
+                    )
+                ),
+                vol.Required(CONF_CURRENT_POLICY): SelectSelector(
+                    SelectSelectorConfig(
+                        options=list(CURRENT_POLICIES),
+                        translation_key=CONF_CURRENT_POLICY,
+                        mode=SelectSelectorMode.LIST,
+                    )
+                ),
+            }
+        )
+        current = {
+            CONF_ACK_RECORDS: False,
+            CONF_RELAY_PROTECTION: min(
+                high, max(low, const.CHARGER_TIMINGS.min_restart_interval)
+            ),
+            CONF_CURRENT_POLICY: POLICY_WAIT,
+            **self.config_entry.options,
+        }
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, current),
+        )
+
+
 def _describe(found: DiscoveredCharger) -> str:
-    name = f"{found.info.brand} {found.info.model}" if found.info else "EVSE"
-    return f"{name} · {found.serial} · {found.address[0]}"
+    """Its list label: brand and model if it announced them, serial and IP."""
+    if found.info is None:  # heard only through the probe, which names nothing
+        return f"{found.serial} · {found.address[0]}"
+    return (
+        f"{found.info.brand} {found.info.model} · {found.serial} · {found.address[0]}"
+    )
 
 
 def _discovery_name(info: Mapping[str, Any]) -> str:
     brand, model = info.get(CONF_BRAND), info.get(CONF_MODEL)
-    return f"{brand} {model}" if brand and model else str(info[CONF_SERIAL])
+    if brand and model:
+        return f"{brand} {model}"
+    return f"EVSE Master {info[CONF_SERIAL]}"
 
 
 def _is_ipv4(host: str) -> bool:

@@ -31,3 +31,23 @@ CONNECT_WAIT: Final = 10.0
 
 CHARGER_TIMINGS = ChargerTimings()
 """Session timings of every charger; tests shrink them."""
+
+# Options (the options flow).
+CONF_ACK_RECORDS: Final = "ack_records"
+"""Acknowledge charge records: they stop replaying, and vanish from the app."""
+CONF_RELAY_PROTECTION: Final = "relay_protection"
+"""Seconds from a stop to the next start (relays and the car's contactors)."""
+CONF_CURRENT_POLICY: Final = "current_policy"
+"""What a new current does on a charger that applies it only to new sessions."""
+POLICY_WAIT: Final = "wait"
+POLICY_RESTART: Final = "restart"
+CURRENT_POLICIES: Final = (POLICY_WAIT, POLICY_RESTART)
+RELAY_PROTECTION_RANGE: Final = (10, 3600)
+"""Seconds the relay protection may be set to."""
+
+CURRENT_SETTLE: Final = 30.0
+"""Seconds a current change gets to show in the session before it is judged."""
+RESTART_SPACING: Final = timedelta(minutes=15)
+"""At most one session restart to apply a current in this long."""
+RECORD_WAIT: Final = 30.0
+"""Seconds a finished session waits for the charger's record before its event."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST
@@ -14,12 +14,14 @@ from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import CONF_PORT, DOMAIN, LOGGER, SETTINGS_REFRESH_INTERVAL
-from .entity import device_info
+from .entity import ALL_FIELDS, device_info
+from .faults import async_clear_faults, async_report_faults
 from .protocol.charger import Charger, ChargerState
 
+if TYPE_CHECKING:
+    from .current import CurrentWatch
+
 _STATE_FIELDS: Final = tuple(field.name for field in fields(ChargerState))
-ALL_FIELDS: Final = frozenset(_STATE_FIELDS)
-"""What :attr:`EvseMasterCoordinator.changed` holds when everything may differ."""
 
 
 @dataclass(kw_only=True, slots=True)
@@ -28,6 +30,7 @@ class EvseMasterRuntimeData:
 
     charger: Charger
     coordinator: EvseMasterCoordinator
+    current_watch: CurrentWatch
 
 
 type EvseMasterConfigEntry = ConfigEntry[EvseMasterRuntimeData]
@@ -78,11 +81,7 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
                 self.hass, self._refresh_settings, SETTINGS_REFRESH_INTERVAL
             )
         )
-        entry.async_on_unload(
-            lambda: ir.async_delete_issue(
-                self.hass, DOMAIN, f"impostor_{self.charger.serial}"
-            )
-        )
+        entry.async_on_unload(self._clear_issues)
 
     @callback
     def _refresh_settings(self, _now: datetime) -> None:
@@ -90,6 +89,12 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
         if self.charger.state.logged_in:
             self.charger.refresh()
         self.charger.forget_quiet_impostor()
+
+    @callback
+    def _clear_issues(self) -> None:
+        serial = self.charger.serial
+        ir.async_delete_issue(self.hass, DOMAIN, f"impostor_{serial}")
+        async_clear_faults(self.hass, serial)
 
     @callback
     def _report_impostor(self, state: ChargerState) -> None:
@@ -124,6 +129,8 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
             self._update_device(state)
         if state.impostor != previous.impostor:
             self._report_impostor(state)
+        if state.status is not previous.status:
+            async_report_faults(self.hass, self.config_entry.title, state, previous)
         available = state.logged_in
         if available != self.last_update_success:
             self.changed = ALL_FIELDS

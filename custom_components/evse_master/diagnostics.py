@@ -96,9 +96,11 @@ async def async_get_config_entry_diagnostics(
                 "title": entry.title,
                 "unique_id": entry.unique_id,
                 "data": dict(entry.data),
+                "options": dict(entry.options),
             },
             TO_REDACT,
         ),
+        "current_change": entry.runtime_data.current_watch.behaviour.value,
         "charger": async_redact_data(snapshot, TO_REDACT),
         "received": async_redact_data(received, TO_REDACT),
     }

@@ -13,6 +13,9 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .protocol.charger import ChargerState
 
+ALL_FIELDS: frozenset[str] = frozenset(("*",))
+"""What :attr:`EvseMasterCoordinator.changed` is when anything may differ."""
+
 if TYPE_CHECKING:
     from .coordinator import EvseMasterCoordinator
 
@@ -69,13 +72,18 @@ class EvseMasterEntity(CoordinatorEntity["EvseMasterCoordinator"]):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        reads = self.entity_description.reads
-        if reads is not None and reads.isdisjoint(self.coordinator.changed):
+        if not self._affected():
             return
         shown = self._what_is_shown()
         if shown != self._shown:
             self._shown = shown
             self.async_write_ha_state()
+
+    def _affected(self) -> bool:
+        """Whether the update being dispatched touches what this entity reads."""
+        reads = self.entity_description.reads
+        changed = self.coordinator.changed
+        return reads is None or changed is ALL_FIELDS or not reads.isdisjoint(changed)
 
     def _what_is_shown(self) -> tuple[Any, ...]:
         """Everything a state write would publish."""

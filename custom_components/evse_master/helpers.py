@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
-from .entity import EvseMasterEntity
 from .protocol.enums import ChargeStartError, ReservationResult
 from .protocol.errors import (
     ChargerNotReachableError,
@@ -61,7 +62,10 @@ def translated(err: EvseMasterError) -> HomeAssistantError:
             placeholders["wanted"] = str(err.wanted)
         case RateLimitedError():
             key, error_type = "rate_limited", ServiceValidationError
-            placeholders["seconds"] = str(max(1, round(err.retry_after)))
+            seconds = max(1, round(err.retry_after))
+            allowed_at = dt_util.now() + timedelta(seconds=seconds)
+            placeholders["seconds"] = str(seconds)
+            placeholders["time"] = allowed_at.strftime("%H:%M:%S")
         case InvalidValueError():
             key, error_type = err.reason, ServiceValidationError
             placeholders.update(err.placeholders)
@@ -82,8 +86,8 @@ def translated(err: EvseMasterError) -> HomeAssistantError:
 
 
 @asynccontextmanager
-async def translated_errors(entity: EvseMasterEntity) -> AsyncIterator[None]:
-    """Run an entity action; protocol errors leave as translated exceptions.
+async def translated_errors() -> AsyncIterator[None]:
+    """Run an action; protocol errors leave as translated exceptions.
 
     A refused password is not handled here: the charger client confirms it and
     the coordinator reloads the entry, whose setup starts the reauth flow.

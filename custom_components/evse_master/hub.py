@@ -161,25 +161,30 @@ class EvseMasterHub:
 
     @callback
     def _create_flow(self, found: DiscoveredCharger) -> None:
-        data: dict[str, Any] = {
-            CONF_SERIAL: found.serial,
-            CONF_HOST: found.address[0],
-            CONF_PORT: found.address[1],
-        }
-        if found.info is not None:
-            data[CONF_BRAND] = found.info.brand
-            data[CONF_MODEL] = found.info.model
         discovery_flow.async_create_flow(
             self.hass,
             DOMAIN,
             context={"source": SOURCE_INTEGRATION_DISCOVERY},
-            data=data,
+            data=discovery_data(found),
         )
 
     @callback
     def _on_stop(self, _event: Event) -> None:
         self._retry_holds.clear()
         self.shared.close()
+
+
+def discovery_data(found: DiscoveredCharger) -> dict[str, Any]:
+    """A heard charger as discovery data: serial, address, brand and model."""
+    data: dict[str, Any] = {
+        CONF_SERIAL: found.serial,
+        CONF_HOST: found.address[0],
+        CONF_PORT: found.address[1],
+    }
+    if found.info is not None:
+        data[CONF_BRAND] = found.info.brand
+        data[CONF_MODEL] = found.info.model
+    return data
 
 
 @callback

@@ -43,7 +43,8 @@ NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
         native_unit_of_measurement=UnitOfElectricCurrent.AMPERE,
         native_min_value=protocol_const.MIN_CURRENT,
         native_step=1,
-        mode=NumberMode.BOX,
+        # A slider shows the charger's range and cannot leave it.
+        mode=NumberMode.SLIDER,
         entity_category=EntityCategory.CONFIG,
         reads=frozenset({"settings", "info"}),
         value_fn=lambda state: state.settings.max_current,
@@ -97,5 +98,5 @@ class EvseMasterNumber(EvseMasterEntity, NumberEntity):
 
     async def async_set_native_value(self, value: float) -> None:
         """Write the setting; the charger's reply updates the state."""
-        async with translated_errors(self):
+        async with translated_errors():
             await self.entity_description.set_fn(self.coordinator.charger, value)

@@ -120,7 +120,7 @@ class EvseMasterSelect(EvseMasterEntity, SelectEntity):
 
     async def async_select_option(self, option: str) -> None:
         """Write the setting; the charger's echo updates the state."""
-        async with translated_errors(self):
+        async with translated_errors():
             description = self.entity_description
             await description.set_fn(
                 self.coordinator.charger, description.enum[option.upper()]

@@ -26,12 +26,15 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.restore_state import RestoreEntity
 
 from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
-from .entity import EvseMasterEntity, EvseMasterEntityDescription
-from .protocol.charger import ChargerState
+from .current import CurrentBehaviour, CurrentWatch
+from .entity import ALL_FIELDS, EvseMasterEntity, EvseMasterEntityDescription
+from .protocol.charger import ChargerState, Connection
 from .protocol.energy import CounterGuard
 from .protocol.enums import CurrentState, Fault, GunState, OutputState
+from .protocol.messages import ChargingStatus
 
 PARALLEL_UPDATES = 0
 
@@ -66,6 +69,14 @@ FAULT_OPTIONS = [NO_FAULT, *(fault.name.lower() for fault in Fault), UNNAMED_FAU
 _STATUS = frozenset({"status"})
 _SESSION = frozenset({"session"})
 _PHASES = frozenset({"status", "info"})
+_SCHEDULE = frozenset({"status", "session"})
+
+CONNECTIONS = [connection.value for connection in Connection]
+CURRENT_BEHAVIOURS = [
+    behaviour.value
+    for behaviour in CurrentBehaviour
+    if behaviour is not CurrentBehaviour.UNKNOWN
+]
 
 
 def charger_state_key(state: ChargerState) -> str | None:
@@ -127,6 +138,32 @@ def _current(index: int) -> Callable[[ChargerState], float | None]:
 
 def _session_minutes(state: ChargerState) -> int | None:
     return state.session.duration // 60 if state.session else None
+
+
+def _scheduled_start(state: ChargerState) -> int | None:
+    """The planned start while a session waits for it."""
+    if not state.scheduled or state.session is None:
+        return None
+    return state.session.reservation_time or None
+
+
+def _current_session(state: ChargerState) -> ChargingStatus | None:
+    """The session that runs or waits to start (not the last finished one)."""
+    if state.session is None or not (state.session_active or state.scheduled):
+        return None
+    return state.session
+
+
+def _time_limit(state: ChargerState) -> int | None:
+    """Minutes the running or planned session may last (``None``: no limit)."""
+    session = _current_session(state)
+    return session.max_duration or None if session else None
+
+
+def _energy_limit(state: ChargerState) -> float | None:
+    """KWh the running or planned session may take (``None``: no limit)."""
+    session = _current_session(state)
+    return session.max_energy or None if session else None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -221,7 +258,8 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="session_energy",
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
-        state_class=SensorStateClass.TOTAL_INCREASING,
+        # No state class: no statistics, so the Energy dashboard offers only
+        # the lifetime counter (both would count the same kWh twice).
         suggested_display_precision=2,
         reads=_SESSION,
         value_fn=lambda state: state.session.session_energy if state.session else None,
@@ -280,6 +318,31 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         value_fn=lambda state: state.status.outer_temperature if state.status else None,
     ),
     EvseMasterSensorDescription(
+        key="scheduled_start",
+        translation_key="scheduled_start",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        reads=_SCHEDULE,
+        value_fn=_scheduled_start,
+    ),
+    EvseMasterSensorDescription(
+        key="session_time_limit",
+        translation_key="session_time_limit",
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.MINUTES,
+        suggested_display_precision=0,
+        reads=_SCHEDULE,
+        value_fn=_time_limit,
+    ),
+    EvseMasterSensorDescription(
+        key="session_energy_limit",
+        translation_key="session_energy_limit",
+        device_class=SensorDeviceClass.ENERGY,
+        native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
+        suggested_display_precision=2,
+        reads=_SCHEDULE,
+        value_fn=_energy_limit,
+    ),
+    EvseMasterSensorDescription(
         key="fault",
         translation_key="fault",
         device_class=SensorDeviceClass.ENUM,
@@ -302,7 +365,8 @@ async def async_setup_entry(
 
     @callback
     def add_new_phases() -> None:
-        if added and _PHASES.isdisjoint(coordinator.changed):
+        changed = coordinator.changed
+        if added and changed is not ALL_FIELDS and _PHASES.isdisjoint(changed):
             return
         phases = coordinator.data.phases
         new = [
@@ -316,6 +380,34 @@ async def async_setup_entry(
 
     add_new_phases()
     entry.async_on_unload(coordinator.async_add_listener(add_new_phases, _PHASES))
+    async_add_entities(
+        [
+            EvseMasterConnectionSensor(coordinator, CONNECTION),
+            EvseMasterCurrentBehaviourSensor(
+                coordinator, CURRENT_BEHAVIOUR, entry.runtime_data.current_watch
+            ),
+        ]
+    )
+
+
+CONNECTION = EvseMasterSensorDescription(
+    key="connection",
+    translation_key="connection",
+    device_class=SensorDeviceClass.ENUM,
+    options=CONNECTIONS,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    reads=frozenset({"connection"}),
+    value_fn=lambda state: state.connection.value,
+)
+CURRENT_BEHAVIOUR = EvseMasterSensorDescription(
+    key="current_change",
+    translation_key="current_change",
+    device_class=SensorDeviceClass.ENUM,
+    options=CURRENT_BEHAVIOURS,
+    entity_category=EntityCategory.DIAGNOSTIC,
+    reads=frozenset(),
+    value_fn=lambda state: None,
+)
 
 
 def _entity(
@@ -395,8 +487,7 @@ class EvseMasterEnergySensor(EvseMasterSensor, RestoreSensor):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        reads = self.entity_description.reads
-        if reads is None or not reads.isdisjoint(self.coordinator.changed):
+        if self._affected():
             self._feed()
         super()._handle_coordinator_update()
 
@@ -436,3 +527,53 @@ class _GuardStoredData(SensorExtraStoredData):
     def as_dict(self) -> dict[str, Any]:
         """Serializable form."""
         return {**super().as_dict(), "guard": self.guard.as_dict()}
+
+
+class EvseMasterConnectionSensor(EvseMasterSensor):
+    """Who holds the session: us, another client (the phone app), or nobody.
+
+    Available while the entry is loaded: it is what tells why the other
+    entities are not.
+    """
+
+    @property
+    def available(self) -> bool:
+        """Always: the connection is known even when the charger is not."""
+        return True
+
+
+class EvseMasterCurrentBehaviourSensor(EvseMasterSensor, RestoreEntity):
+    """What this charger does with a current change during a session.
+
+    Learned from the charger (see :mod:`current`) and kept across restarts.
+    """
+
+    def __init__(
+        self,
+        coordinator: EvseMasterCoordinator,
+        description: EvseMasterSensorDescription,
+        watch: CurrentWatch,
+    ) -> None:
+        """Follow ``watch``."""
+        super().__init__(coordinator, description)
+        self._watch = watch
+
+    async def async_added_to_hass(self) -> None:
+        """Restore what an earlier run learned; follow what is learned now."""
+        await super().async_added_to_hass()
+        last = await self.async_get_last_state()
+        if last is not None and last.state in CURRENT_BEHAVIOURS:
+            self._watch.restore(CurrentBehaviour(last.state))
+            self.async_write_ha_state()
+        self.async_on_remove(self._watch.add_listener(self.async_write_ha_state))
+
+    @property
+    def available(self) -> bool:
+        """Learned once, it stays true while the charger is away."""
+        return True
+
+    @property
+    def native_value(self) -> str | None:
+        """What was learned (``None`` until a change during a session shows it)."""
+        behaviour = self._watch.behaviour
+        return None if behaviour is CurrentBehaviour.UNKNOWN else behaviour.value

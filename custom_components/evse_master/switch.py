@@ -54,10 +54,10 @@ class EvseMasterChargingSwitch(EvseMasterEntity, SwitchEntity):
 
     async def async_turn_on(self, **kwargs: Any) -> None:
         """Start charging with the configured maximum current."""
-        async with translated_errors(self):
+        async with translated_errors():
             await self.coordinator.charger.start_charging()
 
     async def async_turn_off(self, **kwargs: Any) -> None:
         """Stop charging."""
-        async with translated_errors(self):
+        async with translated_errors():
             await self.coordinator.charger.stop_charging()

@@ -63,5 +63,5 @@ class EvseMasterNickname(EvseMasterEntity, TextEntity):
 
     async def async_set_value(self, value: str) -> None:
         """Rename the charger."""
-        async with translated_errors(self):
+        async with translated_errors():
             await self.coordinator.charger.set_nickname(value)

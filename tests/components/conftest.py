@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import astuple, replace
+from datetime import UTC, tzinfo
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, Platform
@@ -17,7 +18,7 @@ from custom_components.evse_master.protocol import const as protocol_const
 from custom_components.evse_master.protocol.charger import ChargerState, ChargerTimings
 from custom_components.evse_master.protocol.listener import Address
 from tests.helpers import free_udp_port, wait_for_charger
-from tests.simulator import SimulatedCharger, SimulatorTimings
+from tests.simulator import NO_QUIRKS, Quirks, SimulatedCharger, SimulatorTimings
 
 SERIAL = "9181102751219513"
 PASSWORD = "123456"
@@ -84,8 +85,24 @@ def charger_model() -> str:
 
 
 @pytest.fixture
+def quirks() -> Quirks:
+    """How the simulated charger deviates from real units; override to test it."""
+    return NO_QUIRKS
+
+
+@pytest.fixture
+def charger_time_zone() -> tzinfo:
+    """The zone the simulated charger's clock shows (its owner's local time)."""
+    return UTC
+
+
+@pytest.fixture
 async def simulator(
-    listen_port: int, charger_model: str, probe_targets: list[Address]
+    listen_port: int,
+    charger_model: str,
+    probe_targets: list[Address],
+    quirks: Quirks,
+    charger_time_zone: tzinfo,
 ) -> AsyncGenerator[SimulatedCharger]:
     """A charger on 127.0.0.1 that talks to our listener's port."""
     sim = SimulatedCharger(
@@ -94,6 +111,8 @@ async def simulator(
         charger_model,
         client_port=listen_port,
         timings=FAST_SIMULATOR,
+        quirks=quirks,
+        time_zone=charger_time_zone,
     )
     await sim.start()
     probe_targets.append(sim.address)
@@ -114,7 +133,15 @@ def entry_data(sim: SimulatedCharger, **overrides: object) -> dict[str, object]:
 
 
 @pytest.fixture
-def mock_config_entry(simulator: SimulatedCharger) -> MockConfigEntry:
+def entry_options() -> dict[str, object]:
+    """Options of the entry (the options flow's choices); override to test them."""
+    return {}
+
+
+@pytest.fixture
+def mock_config_entry(
+    simulator: SimulatedCharger, entry_options: dict[str, object]
+) -> MockConfigEntry:
     """An entry for the simulated charger, with its address known."""
     model = simulator.model
     return MockConfigEntry(
@@ -122,6 +149,7 @@ def mock_config_entry(simulator: SimulatedCharger) -> MockConfigEntry:
         title=f"{model.brand} {model.model}",
         unique_id=simulator.serial,
         data=entry_data(simulator),
+        options=entry_options,
         minor_version=2,
     )
 

@@ -18,6 +18,11 @@ from homeassistant.data_entry_flow import FlowResultType
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.evse_master.config_flow import (
+    CONF_CHARGER,
+    MANUAL_ENTRY,
+    EvseMasterConfigFlow,
+)
 from custom_components.evse_master.const import (
     CONF_BRAND,
     CONF_MODEL,
@@ -26,7 +31,7 @@ from custom_components.evse_master.const import (
     CONF_STATIC_HOST,
     DOMAIN,
 )
-from custom_components.evse_master.hub import DATA_HUB
+from custom_components.evse_master.hub import DATA_HUB, discovery_data
 from custom_components.evse_master.protocol.errors import PortInUseError
 from custom_components.evse_master.protocol.listener import DiscoveredCharger
 from tests.helpers import WAIT
@@ -44,27 +49,55 @@ async def start_user_flow(hass: HomeAssistant) -> ConfigFlowResult:
     )
 
 
-def serial_options(result: ConfigFlowResult) -> list[str]:
-    """Serials offered by the user form's dropdown."""
+def offered(result: ConfigFlowResult) -> list[tuple[str, str]]:
+    """(value, label) of the user step's choices."""
+    assert result["step_id"] == "user"
     schema = result["data_schema"]
     assert schema is not None
-    selector = schema.schema[CONF_SERIAL]
+    selector = schema.schema[CONF_CHARGER]
     config = getattr(selector, "config", {})
-    return [option["value"] for option in config.get("options", [])]
+    assert config["mode"] == "list"  # radio buttons: nothing to type into
+    assert not config.get("custom_value")
+    return [(option["value"], option["label"]) for option in config["options"]]
+
+
+async def start_manual(hass: HomeAssistant) -> ConfigFlowResult:
+    """Open the user step and choose to type a serial."""
+    result = await start_user_flow(hass)
+    if result["step_id"] == "user":
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_CHARGER: MANUAL_ENTRY}
+        )
+    assert result["step_id"] == "manual"
+    return result
 
 
 async def test_user_flow_picks_discovered_charger(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
-    """The probe finds the charger; picking it and the password creates the entry."""
+    """The probe finds the charger; picking it asks only for the password."""
     simulator.nickname = "Garage"
     result = await start_user_flow(hass)
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "user"
-    assert serial_options(result) == [SERIAL]
-
+    # The probe's answer may come before the announcement that names it.
+    [(value, label), manual] = offered(result)
+    assert value == SERIAL
+    assert label in {f"BESEN BS20 · {SERIAL} · 127.0.0.1", f"{SERIAL} · 127.0.0.1"}
+    assert manual == (MANUAL_ENTRY, MANUAL_ENTRY)
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+        result["flow_id"], {CONF_CHARGER: SERIAL}
+    )
+    assert result["step_id"] == "discovery_confirm"
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    assert placeholders["serial"] == SERIAL
+    assert placeholders["host"] == "127.0.0.1"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: "654321"}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_PASSWORD: PASSWORD}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Garage"  # the charger's own name
@@ -79,18 +112,51 @@ async def test_user_flow_picks_discovered_charger(
     await hass.async_block_till_done()
 
 
+async def test_probe_only_charger_is_labelled_plainly(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """A charger heard only through the probe: serial and IP, no made-up name."""
+    flow = EvseMasterConfigFlow()
+    flow.hass = hass
+    found = DiscoveredCharger(SERIAL, ("127.0.0.5", 7248), None)
+    flow._on_discovered(found)
+    assert flow._offered() == [{"value": SERIAL, "label": f"{SERIAL} · 127.0.0.5"}]
+    flow._discovery_info = discovery_data(found)
+    flow.context = {"source": SOURCE_USER}
+    result = await flow.async_step_discovery_confirm()
+    assert result["description_placeholders"] == {
+        "name": f"EVSE Master {SERIAL}",
+        "serial": SERIAL,
+        "host": "127.0.0.5",
+    }
+
+
+async def test_typing_never_picks_another_charger(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """A 15-character serial typed with a charger discovered is an error."""
+    result = await start_manual(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_SERIAL: SERIAL[:15], CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_SERIAL: "invalid_serial"}
+    assert hass.config_entries.async_entries(DOMAIN) == []
+
+
 async def test_user_flow_typed_serial_without_discovery(
     hass: HomeAssistant,
     simulator: SimulatedCharger,
     probe_targets: list[tuple[str, int]],
 ) -> None:
-    """A typed serial (any case) works when the probe found nothing."""
+    """Nothing found: straight to typing; the serial as printed on the label."""
     simulator.go_silent()
     result = await start_user_flow(hass)
-    assert serial_options(result) == []
+    assert result["step_id"] == "manual"
     simulator.resume()  # announces itself while the flow waits to hear it
     result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_SERIAL: SERIAL.upper(), CONF_PASSWORD: PASSWORD}
+        result["flow_id"],
+        {CONF_SERIAL: " 9181 1027-5121 9513 ".upper(), CONF_PASSWORD: PASSWORD},
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["data"][CONF_SERIAL] == SERIAL
@@ -98,34 +164,23 @@ async def test_user_flow_typed_serial_without_discovery(
 
 
 @pytest.mark.parametrize(
-    ("user_input", "field", "error"),
+    ("user_input", "errors"),
     [
+        ({CONF_SERIAL: "12345"}, {CONF_SERIAL: "invalid_serial"}),
+        ({CONF_SERIAL: "zz81102751219513"}, {CONF_SERIAL: "invalid_serial"}),
+        ({CONF_PASSWORD: "1234"}, {CONF_PASSWORD: "invalid_password"}),
         (
-            {CONF_SERIAL: "12345", CONF_PASSWORD: PASSWORD},
-            CONF_SERIAL,
-            "invalid_serial",
+            {CONF_SERIAL: "1234", CONF_PASSWORD: "12"},
+            {CONF_SERIAL: "invalid_serial", CONF_PASSWORD: "invalid_password"},
         ),
-        (
-            {CONF_SERIAL: "zz81102751219513", CONF_PASSWORD: PASSWORD},
-            CONF_SERIAL,
-            "invalid_serial",
-        ),
-        (
-            {CONF_SERIAL: SERIAL, CONF_PASSWORD: "1234"},
-            CONF_PASSWORD,
-            "invalid_password",
-        ),
-        ({CONF_SERIAL: SERIAL, CONF_PASSWORD: "654321"}, CONF_PASSWORD, "invalid_auth"),
-        (
-            {CONF_SERIAL: OTHER_SERIAL, CONF_PASSWORD: PASSWORD},
-            "base",
-            "cannot_connect",
-        ),
+        ({CONF_PASSWORD: "654321"}, {CONF_PASSWORD: "invalid_auth"}),
+        ({CONF_SERIAL: OTHER_SERIAL}, {"base": "cannot_connect"}),
     ],
     ids=[
         "short-serial",
         "non-hex-serial",
         "short-password",
+        "both-wrong",
         "wrong-password",
         "silent",
     ],
@@ -134,16 +189,15 @@ async def test_user_flow_errors_recover(
     hass: HomeAssistant,
     simulator: SimulatedCharger,
     user_input: dict[str, str],
-    field: str,
-    error: str,
+    errors: dict[str, str],
 ) -> None:
-    """Each error is shown on its field, and correct input then succeeds."""
-    result = await start_user_flow(hass)
+    """Every wrong field shows its error at once; correct input then succeeds."""
+    result = await start_manual(hass)
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD} | user_input
     )
     assert result["type"] is FlowResultType.FORM
-    assert result["errors"] == {field: error}
+    assert result["errors"] == errors
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
     )
@@ -155,7 +209,7 @@ async def test_user_flow_unexpected_error_recovers(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
     """An unexpected exception shows "unknown"; a retry succeeds."""
-    result = await start_user_flow(hass)
+    result = await start_manual(hass)
     with patch(
         "custom_components.evse_master.config_flow.Charger.login",
         side_effect=RuntimeError("boom"),
@@ -179,9 +233,24 @@ async def test_user_flow_already_configured(
         domain=DOMAIN, unique_id=SERIAL, data=entry_data(simulator)
     ).add_to_hass(hass)
     result = await start_user_flow(hass)
-    assert serial_options(result) == []
+    assert result["step_id"] == "manual"  # nothing left to offer
     result = await hass.config_entries.flow.async_configure(
         result["flow_id"], {CONF_SERIAL: SERIAL, CONF_PASSWORD: PASSWORD}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_picked_charger_configured_meanwhile(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> None:
+    """Configured in another window after the list was shown: aborts."""
+    result = await start_user_flow(hass)
+    MockConfigEntry(
+        domain=DOMAIN, unique_id=SERIAL, data=entry_data(simulator)
+    ).add_to_hass(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_CHARGER: SERIAL}
     )
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
@@ -200,7 +269,7 @@ async def test_login_error_when_port_taken_after_form(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
     """If the port is lost between form and submit, the error recovers."""
-    result = await start_user_flow(hass)
+    result = await start_manual(hass)
     with patch(
         "custom_components.evse_master.protocol.listener.SharedListener.acquire",
         side_effect=PortInUseError(28376),
@@ -371,4 +440,33 @@ async def test_reconfigure_flow(
     )
     assert result["reason"] == "reconfigure_successful"
     assert entry.data[CONF_STATIC_HOST] is None
+    await hass.async_block_till_done()
+
+
+async def test_reconfigure_keeps_the_password_when_left_empty(
+    hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """Pinning only the IP needs no password; the stored one is checked and kept."""
+    entry = init_integration
+    result = await entry.start_reconfigure_flow(hass)
+    schema = result["data_schema"]
+    assert schema is not None
+    assert CONF_PASSWORD not in {
+        str(key) for key in schema.schema if getattr(key, "required", False)
+    }
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATIC_HOST: "127.0.0.1"}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
+    assert entry.data[CONF_PASSWORD] == PASSWORD
+    assert entry.data[CONF_STATIC_HOST] == "127.0.0.1"
+    await hass.async_block_till_done()
+    # The stored password is what was checked: a charger with another one fails.
+    simulator.password = "222222"
+    result = await entry.start_reconfigure_flow(hass)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {CONF_STATIC_HOST: "127.0.0.1", CONF_PASSWORD: ""}
+    )
+    assert result["errors"] == {CONF_PASSWORD: "invalid_auth"}
     await hass.async_block_till_done()

@@ -107,7 +107,9 @@ async def test_max_current_reads_the_charger(
     assert state.attributes[ATTR_MIN] == 6
     assert state.attributes[ATTR_MAX] == MODELS[charger_model].max_current
     assert state.attributes[ATTR_STEP] == 1
-    assert state.attributes[ATTR_MODE] == "box"
+    # A slider: the range is visible and cannot be left (a typed 33 in a box
+    # stayed on show while the charger kept 16).
+    assert state.attributes[ATTR_MODE] == "slider"
     assert state.attributes[ATTR_UNIT_OF_MEASUREMENT] == "A"
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 

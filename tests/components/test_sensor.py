@@ -300,6 +300,12 @@ async def test_energy_and_session(
     await wait_for_value(hass, entity_id(hass, "charger_state"), "ready")
     # The finished session stays on show; the counter stops rising.
     assert float(state_of(hass, "session_energy").state) == pytest.approx(expected)
+    # Only the lifetime counter has statistics, so the Energy dashboard's
+    # device picker cannot offer the session's kWh as well.
+    assert state_of(hass, "lifetime_energy").attributes["state_class"] == (
+        "total_increasing"
+    )
+    assert "state_class" not in state_of(hass, "session_energy").attributes
     assert state_of(hass, "session_start").state == start.state
 
 

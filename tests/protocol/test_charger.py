@@ -771,7 +771,9 @@ async def test_charger_changes_address(
     old = sim.address
     await sim.rebind("127.0.0.3")
     assert sim.address != old
-    state = await wait_for_charger(charger, lambda s: s.address == sim.address)
+    state = await wait_for_charger(
+        charger, lambda s: s.address == sim.address and s.logged_in
+    )
     assert state.address is not None
     assert state.address[0] == "127.0.0.3"
     assert charger.address == sim.address
@@ -1193,6 +1195,23 @@ def test_state_properties() -> None:
     # Some three-phase units report L1 only: the larger value wins.
     assert replace(state, status=replace(status, power=7000)).power == 7000.0
     assert replace(state, status=replace(status, power=100)).power == 2300.0
+
+    # A sum of V·I beyond what the charger can deliver is no power: PyPI
+    # evsemaster's FakeEvse reports 16/15/14 A on three phases with 0 W from a
+    # 7,400 W charger. The reported field stands then.
+    small = DeviceInfo(1, "FAKE", "EVSE", "hw", 7400, 32)
+    fixed = replace(
+        status,
+        power=0,
+        l1=PhaseReading(230.1, 16.0),
+        l2=PhaseReading(230.2, 15.0),
+        l3=PhaseReading(230.3, 14.0),
+    )
+    assert replace(state, info=small, status=fixed).power == 0.0
+    assert replace(state, info=small, status=replace(fixed, power=None)).power is None
+    assert replace(state, info=replace(small, max_power=11000), status=fixed).power == (
+        pytest.approx(230.1 * 16 + 230.2 * 15 + 230.3 * 14)
+    )
 
     info = DeviceInfo(12, "BESEN", "BS20", "hw", 22000, 40)
     assert replace(empty, info=info).max_current == const.ABSOLUTE_MAX_CURRENT

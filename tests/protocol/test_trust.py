@@ -262,6 +262,24 @@ async def test_foreign_announcement_moves_a_lost_session() -> None:
     await session.charger.close()
 
 
+async def test_one_announcement_brings_the_session_back(session: Session) -> None:
+    """A charger that announces (it dropped us) gets a login at once.
+
+    Nothing else needs to arrive: a charger that never pushes still gets it.
+    """
+    session.receive(frame(Command.LOGIN_ANNOUNCEMENT, INFO.build()), CHARGER)
+    assert not session.charger.state.logged_in
+    for _ in range(5):  # the re-login is a task of its own: a few loop turns
+        await asyncio.sleep(0)
+    logins = [
+        datagram
+        for datagram, to in session.listener.sent
+        if datagram.command == Command.REQUEST_LOGIN and to == CHARGER
+    ]
+    assert len(logins) == 1
+    assert logins[0].password == PASSWORD.encode()
+
+
 async def test_a_single_refusal_is_confirmed_before_believed() -> None:
     """PasswordError then LoginResponse: logged in, no auth failure."""
     listener = RecordingListener()

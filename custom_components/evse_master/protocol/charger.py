@@ -125,6 +125,8 @@ _STATUS_COMMANDS: Final = frozenset(
 )
 _PUSHES: Final = frozenset({Command.STATUS, Command.CHARGING_STATUS})
 """Frames a charger sends only to the client it serves."""
+_PUSHES_BEFORE_TRUSTED: Final = 3
+"""Status pushes in a session before their absence means anything."""
 
 type StateListener = Callable[[ChargerState], None]
 type ReplyFilter = Callable[[Datagram], bool]
@@ -206,6 +208,8 @@ class Charger:
         self._bound_heard = now
         self._last_heading = now
         self._last_status = now
+        self._last_push = now
+        self._session_pushes = 0
         self._last_poll = now
         self._last_probe = now
         self._logged_in_at = now
@@ -215,6 +219,8 @@ class Charger:
         self._last_relogin: float | None = None
         self._relogin_at: float | None = None
         self._last_stop: float | None = None
+        self._last_start: float | None = None
+        """When our last immediate start was accepted (a stop after it ends it)."""
         self._watch_handle: asyncio.TimerHandle | None = None
         self._watch_due = math.inf
         self._session_view = trust.SessionView(
@@ -337,7 +343,8 @@ class Charger:
             self._send(LoginConfirm(1), Command.LOGIN_CONFIRM)
             now = self._loop.time()
             self._logged_in_at = self._last_heading = self._bound_heard = now
-            self._last_status = self._last_poll = now
+            self._last_status = self._last_poll = self._last_push = now
+            self._session_pushes = 0
             self._relogin_at = None
             self._status_screen = plausibility.StatusScreen(
                 replace(self._state, info=info).limits
@@ -492,6 +499,19 @@ class Charger:
             if now - self._last_heading >= timings.heading_timeout:
                 _LOGGER.info("Charger %s stopped sending headings", self.serial)
                 changes["logged_in"] = False
+                # Gone, or serving another client: only an answer tells.
+                changes["connection"] = Connection.CONNECTING
+                if not self._pinned and self.address is not None:
+                    self._last_probe = now
+                    self._send_probe()
+            elif self._pushes_stopped(now):
+                _LOGGER.info(
+                    "Charger %s stopped pushing to us but still heads: another"
+                    " client holds its session",
+                    self.serial,
+                )
+                changes["logged_in"] = False
+                changes["connection"] = Connection.TAKEN
             else:
                 due = min(due, self._last_heading + timings.heading_timeout)
                 stale = now - max(self._last_status, self._last_poll)
@@ -501,13 +521,16 @@ class Charger:
                     self.refresh_status()
                     stale = 0.0
                 due = min(due, now + timings.status_poll_after - stale)
+                if self._session_pushes >= _PUSHES_BEFORE_TRUSTED:
+                    due = min(due, self._last_push + timings.pushes_stopped_after)
         online = now - self._bound_heard < timings.heading_timeout
         if state.online and not online:
             changes["online"] = False
-        if changes:
+        if changes and ("connection" not in changes or not online):
             changes["connection"] = self._connection(
                 changes.get("logged_in", state.logged_in), online
             )
+        if changes:
             self._update(**changes)
         if online and not self._state.logged_in and not self._state.auth_failed:
             due = min(due, self._bound_heard + timings.heading_timeout)
@@ -521,6 +544,13 @@ class Charger:
                 due = min(due, self._relogin_at)
         if due < math.inf:
             self._arm_watch(max(due, now + 0.001))
+
+    def _pushes_stopped(self, now: float) -> bool:
+        """Pushes (sent only to the client served) came, then stopped."""
+        return (
+            self._session_pushes >= _PUSHES_BEFORE_TRUSTED
+            and now - self._last_push >= self.timings.pushes_stopped_after
+        )
 
     def _probe_due(self, now: float) -> float:
         """When to check on a logged-out, silent charger (and check it if due)."""
@@ -641,6 +671,9 @@ class Charger:
         if command in _STATUS_COMMANDS:
             if command in (Command.STATUS, Command.STATUS_RESPONSE):
                 self._last_status = now
+            if command == Command.STATUS:
+                self._last_push = now
+                self._session_pushes += 1
             if command in _PUSHES:
                 self._send_fixed(
                     StatusAck(1) if command == Command.STATUS else ChargingStatusAck(0),
@@ -771,7 +804,8 @@ class Charger:
             changes["link_epoch"] = state.link_epoch + 1
         if state.info is None:
             changes["info"] = info
-        self._want_relogin()
+        # After the caller applied ``changes``: a session still up refuses it.
+        self._loop.call_soon(self._want_relogin)
 
     def _on_probe_answer(self, changes: dict[str, Any]) -> None:
         """The answer to our password-less probe: the charger is there.
@@ -844,11 +878,13 @@ class Charger:
                 del self._pending[command]
 
     def _check_session(self) -> None:
-        """Refuse a command while another client holds the session."""
+        """Refuse a command that cannot reach the charger now, saying why."""
         if self._state.connection is Connection.TAKEN:
             raise SessionTakenError(
                 f"another client holds the session of charger {self.serial}"
             )
+        if not self._state.logged_in:
+            raise ChargerNotReachableError(f"charger {self.serial} is not connected")
 
     async def _request(
         self,
@@ -1035,13 +1071,29 @@ class Charger:
         self.refresh_status()
         if not response.accepted:
             raise ChargeStartRejectedError(response)
+        if not request.is_reservation:
+            self._last_start = self._loop.time()
         self._send(OutputCurrent.get(), Command.OUTPUT_CURRENT, paced=True)
         return response
 
     async def stop_charging(self) -> ChargeStopResponse:
-        """Stop the running session (or cancel a planned one)."""
+        """Stop the running session (or cancel a planned one).
+
+        Stopping a charger that runs nothing is done, not refused: its status
+        said so before the stop, and its refusal confirms it.
+        """
         self._check_session()
-        return await self._stop(record_stop=True)
+        state = self._state
+        ours = self._last_start is not None and (
+            self._last_stop is None or self._last_start > self._last_stop
+        )
+        idle = not (ours or state.session_active or state.scheduled or state.completed)
+        try:
+            return await self._stop(record_stop=ours or state.charging is True)
+        except ChargeStopRejectedError as err:
+            if idle:
+                return err.response
+            raise
 
     async def _stop(self, *, record_stop: bool) -> ChargeStopResponse:
         request = ChargeStop(line_id=1, user_id=self._user_id)

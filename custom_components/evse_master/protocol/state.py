@@ -26,7 +26,7 @@ from .messages import (
     Status,
     Version,
 )
-from .plausibility import Limits
+from .plausibility import Limits, within
 
 type Address = tuple[str, int]
 
@@ -51,6 +51,9 @@ class ChargerTimings:
     """Shortest time from a stop to the next start (relay/contactor wear)."""
     status_poll_after: float = 20.0
     """Logged in but no status for this long (about two pushes): ask for it."""
+    pushes_stopped_after: float = 60.0
+    """A charger that pushed to us and stopped for this long while still
+    heading (some firmware broadcasts headings) serves another client."""
     probe_interval: float = 30.0
     """While logged out and silent: how often to check the charger is reachable."""
 
@@ -179,7 +182,13 @@ class ChargerState:
         if self.status is None:
             return None
         reported = self.status.power
-        computed = self.status.computed_power
+        computed: float | None = self.status.computed_power
+        if not within(computed, self.limits.power):
+            # Each phase may be plausible and their sum still more than the
+            # charger can deliver (an emulator's fixed readings): not a power.
+            computed = None
+        if computed is None:
+            return None if reported is None else float(reported)
         if reported is None:
             return computed
         return float(max(reported, computed))

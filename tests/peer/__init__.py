@@ -1,0 +1,1 @@
+"""Peer tests against PyPI evsemaster: its FakeEvse, and its client on our simulator."""
