@@ -29,7 +29,7 @@ const ARTIFACTS = path.resolve(process.env.ARTIFACT_DIR ?? path.join(ROOT, 'e2e'
 const DOMAIN = 'evse_master';
 
 // The entities a configured single-phase charger must show on its device page.
-const DEVICE_PAGE_ENTITIES = ['Charging', 'Maximum current', 'Charger state', 'Power', 'Lifetime energy'];
+const DEVICE_PAGE_ENTITIES = ['Charge', 'Current limit', 'Charger state', 'Power', 'Lifetime energy'];
 
 const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
@@ -260,11 +260,11 @@ try {
     ctx.devicePage = true;
   });
 
-  await check('the Charging switch turns charging on', ['devicePage', 'chargingSwitch'], async () => {
+  await check('the Charge switch turns charging on', ['devicePage', 'chargingSwitch'], async () => {
     const before = await state(ctx.chargingSwitch);
     assert(before.state === 'off', `switch is ${before.state} before the click`);
     ctx.energyBefore = Number((await state(ctx.lifetimeEnergy)).state);
-    const row = page.locator('hui-toggle-entity-row', { hasText: 'Charging' }).first();
+    const row = page.locator('hui-toggle-entity-row', { hasText: 'Charge' }).first();
     await row.locator('ha-entity-toggle').click();
     await poll('switch on', async () => {
       const s = await state(ctx.chargingSwitch);
@@ -285,8 +285,8 @@ try {
     console.log(`     power: ${watts}`);
   });
 
-  await check('Maximum current set to 10 A on the device page reads back 10 through REST', ['devicePage', 'maxCurrent'], async () => {
-    const row = page.locator('hui-number-entity-row', { hasText: 'Maximum current' }).first();
+  await check('Current limit set to 10 A on the device page reads back 10 through REST', ['devicePage', 'maxCurrent'], async () => {
+    const row = page.locator('hui-number-entity-row', { hasText: 'Current limit' }).first();
     const input = row.locator('input');
     await input.fill('10');
     await input.press('Enter');

@@ -160,20 +160,20 @@ async def _run(rounds: int) -> list[str]:
         for _ in range(20):
             start = time.perf_counter()
             await hass.services.async_call(
-                "switch", "turn_on", {"entity_id": "switch.besen_bs20_charging"}
+                "switch", "turn_on", {"entity_id": "switch.besen_bs20_charge"}
             )
             end = await _wait_state(
-                hass, "switch.besen_bs20_charging", lambda s: s.state == "on"
+                hass, "switch.besen_bs20_charge", lambda s: s.state == "on"
             )
             switching.append((end - start) * 1000)
             await hass.services.async_call(
                 "switch",
                 "turn_off",
-                {"entity_id": "switch.besen_bs20_charging"},
+                {"entity_id": "switch.besen_bs20_charge"},
                 blocking=True,
             )
             await _wait_state(
-                hass, "switch.besen_bs20_charging", lambda s: s.state == "off"
+                hass, "switch.besen_bs20_charge", lambda s: s.state == "off"
             )
 
         await hass.config_entries.async_unload(entry.entry_id)

@@ -19,8 +19,8 @@ from typing import Any
 
 from homeassistant.components.sensor import SensorEntityDescription
 from homeassistant.helpers.entity import EntityDescription
+from homeassistant.util.yaml import load_yaml_dict
 import pytest
-import yaml
 
 from custom_components.evse_master import (
     config_flow,
@@ -672,7 +672,7 @@ def test_selector_options_in_english() -> None:
 
 def test_services_in_english() -> None:
     """services.yaml and en.json name the same actions and fields."""
-    declared = yaml.safe_load((COMPONENT / "services.yaml").read_text("utf-8"))
+    declared = load_yaml_dict(COMPONENT / "services.yaml")
     services = _english_section("services")
     assert sorted(services) == sorted(declared)
     for service, spec in declared.items():
@@ -684,7 +684,7 @@ def test_services_in_english() -> None:
 
 
 def test_service_icons() -> None:
-    declared = yaml.safe_load((COMPONENT / "services.yaml").read_text("utf-8"))
+    declared = load_yaml_dict(COMPONENT / "services.yaml")
     icons = _load_json(COMPONENT / "icons.json").get("services", {})
     assert sorted(icons) == sorted(declared)
 

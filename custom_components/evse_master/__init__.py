@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 
 from homeassistant.const import CONF_PASSWORD, EVENT_HOMEASSISTANT_STOP, Platform
 from homeassistant.core import Event, HomeAssistant, callback
@@ -41,6 +42,7 @@ from .protocol.errors import (
     InvalidPasswordError,
     PortInUseError,
 )
+from .protocol.frame import normalize_serial
 from .services import async_setup_services
 
 PLATFORMS: list[Platform] = [
@@ -107,8 +109,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: EvseMasterConfigEntry) -
         time_zone=dt_util.get_default_time_zone(),
         timings=charger_timings(entry),
         ack_records=bool(entry.options.get(CONF_ACK_RECORDS, False)),
+        last_stop=hub.last_stops.get(normalize_serial(entry.data[CONF_SERIAL])),
     )
     entry.async_on_unload(charger.shutdown)
+    entry.async_on_unload(partial(hub.remember_last_stop, charger))
     try:
         await charger.connect(const.SETUP_TIMEOUT)
     except InvalidPasswordError as err:

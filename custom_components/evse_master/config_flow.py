@@ -441,7 +441,11 @@ class EvseMasterOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Show the choices with their current values."""
         if user_input is not None:
-            return self.async_create_entry(data=user_input)
+            # The number selector answers 30.0; whole seconds are what it offers.
+            relay = int(user_input[CONF_RELAY_PROTECTION])
+            return self.async_create_entry(
+                data={**user_input, CONF_RELAY_PROTECTION: relay}
+            )
         low, high = RELAY_PROTECTION_RANGE
         schema = vol.Schema(
             {

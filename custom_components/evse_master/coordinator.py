@@ -7,9 +7,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST
+from homeassistant.const import CONF_HOST, Platform
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
@@ -118,9 +122,6 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
     @callback
     def _on_charger_state(self, state: ChargerState) -> None:
         previous = self.data
-        if state.auth_failed and not previous.auth_failed:
-            # One path to reauth: setup raises ConfigEntryAuthFailed on retry.
-            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
         if state.logged_in and (
             state.address != previous.address or not previous.logged_in
         ):
@@ -155,6 +156,24 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
         self.data = state
         self.async_update_listeners()
         self.changed = ALL_FIELDS
+        if state.last_record is not previous.last_record:
+            self._report_record_without_event(state)
+        if state.auth_failed and not previous.auth_failed:
+            # One path to reauth: setup raises ConfigEntryAuthFailed on retry.
+            # After the update, so the connection sensor shows why first.
+            self.hass.config_entries.async_schedule_reload(self.config_entry.entry_id)
+
+    def _report_record_without_event(self, state: ChargerState) -> None:
+        # The session event entity reports records (and so lets them be
+        # acknowledged); with that entity disabled nothing would, and the
+        # charger would replay its oldest record for ever.
+        registry = er.async_get(self.hass)
+        entity_id = registry.async_get_entity_id(
+            Platform.EVENT, DOMAIN, f"{state.serial}_session"
+        )
+        entity = registry.async_get(entity_id) if entity_id else None
+        if entity is not None and entity.disabled and state.last_record is not None:
+            self.charger.record_reported(state.last_record)
 
     def _lost_error(self, state: ChargerState) -> UpdateFailed:
         return UpdateFailed(

@@ -194,14 +194,13 @@ class EvseMasterSessionEvent(EvseMasterEntity, EventEntity):
                 # Reported as started (maybe before a restart), over now.
                 self._schedule_fallback(key, session)
         record = state.last_record
-        if (
-            record is not None
-            and (key := _key(record.charge_id, record.start_time))
-            and not _seen(self._finished, key)
-        ):
-            if not _seen(self._started, key):
-                self._fire_started(key, self._record_start(record))
-            self._fire_finished(key, self._record_details(record))
+        if record is not None and (key := _key(record.charge_id, record.start_time)):
+            if not _seen(self._finished, key):
+                if not _seen(self._started, key):
+                    self._fire_started(key, self._record_start(record))
+                self._fire_finished(key, self._record_details(record))
+            # Also a replay of one reported before: its acknowledgement was lost.
+            self.coordinator.charger.record_reported(record)
 
     def _fire_started(self, key: str, details: dict[str, Any]) -> None:
         self._started.append(key)

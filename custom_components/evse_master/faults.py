@@ -52,10 +52,15 @@ OTHER_FAULTS: Final = "fault_other"
 
 
 def fault_issues(state: ChargerState) -> dict[str, list[str]]:
-    """Issue key -> the active faults (option keys) it is about."""
+    """Issue key -> the active faults it is about, named for the issue text."""
     issues: dict[str, list[str]] = {}
     for fault in state.faults:
-        name = fault.name.lower() if isinstance(fault, Fault) else f"code_{fault}"
+        # Placeholders are not translated: readable English, not option keys.
+        name = (
+            fault.name.lower().replace("_", " ")
+            if isinstance(fault, Fault)
+            else (f"code {fault}")
+        )
         group = next(
             (key for key, members in FAULT_GROUPS.items() if fault in members),
             OTHER_FAULTS,

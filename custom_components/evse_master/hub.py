@@ -37,6 +37,7 @@ from .const import (
     DOMAIN,
 )
 from .protocol import const as protocol_const
+from .protocol.charger import Charger
 from .protocol.listener import (
     Address,
     ChargerListener,
@@ -73,6 +74,8 @@ class EvseMasterHub:
         self._offered: OrderedDict[str, float] = OrderedDict()
         self._new_offers: deque[float] = deque()
         self._nudged: dict[str, float] = {}
+        self.last_stops: dict[str, float] = {}
+        """Serial -> the last stop of an unloaded entry's client (loop time)."""
         self.shared.listener.subscribe_discovery(self._on_discovered)
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, self._on_stop)
         async_dispatcher_connect(
@@ -83,6 +86,11 @@ class EvseMasterHub:
     def remembered_serials(self) -> int:
         """Unconfigured serials the discovery limits keep track of."""
         return len(self._offered)
+
+    def remember_last_stop(self, charger: Charger) -> None:
+        """Keep the charger's last stop for the client of its next setup."""
+        if charger.last_stop is not None:
+            self.last_stops[charger.serial] = charger.last_stop
 
     async def async_acquire(self) -> ChargerListener:
         """The open listener for one more user (raises PortInUseError)."""

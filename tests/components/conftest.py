@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, Generator
 from dataclasses import astuple, replace
-from datetime import UTC, tzinfo
+from datetime import tzinfo
 from unittest.mock import PropertyMock, patch
 
 from homeassistant.const import CONF_HOST, CONF_PASSWORD, Platform
 from homeassistant.core import HomeAssistant
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -45,7 +46,12 @@ FAST_CHARGER = ChargerTimings(
 )
 
 
-PATIENT_CHARGER = replace(FAST_CHARGER, heading_timeout=3600.0, probe_interval=3600.0)
+PATIENT_CHARGER = replace(
+    FAST_CHARGER,
+    heading_timeout=3600.0,
+    probe_interval=3600.0,
+    pushes_stopped_after=3600.0,
+)
 """For tests that move the clock by minutes: the session survives the jump."""
 
 
@@ -91,9 +97,9 @@ def quirks() -> Quirks:
 
 
 @pytest.fixture
-def charger_time_zone() -> tzinfo:
-    """The zone the simulated charger's clock shows (its owner's local time)."""
-    return UTC
+def charger_time_zone(hass: HomeAssistant) -> tzinfo:
+    """The zone the simulated charger's clock shows: its owner's, Home Assistant's."""
+    return dt_util.get_default_time_zone()
 
 
 @pytest.fixture

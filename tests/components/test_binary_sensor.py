@@ -31,7 +31,7 @@ PLUGGED_IN = "binary_sensor.besen_bs20_plugged_in"
 CHARGING = "binary_sensor.besen_bs20_charging"
 PROBLEM = "binary_sensor.besen_bs20_problem"
 EMERGENCY_STOP = "binary_sensor.besen_bs20_emergency_stop"
-SWITCH = "switch.besen_bs20_charging"
+SWITCH = "switch.besen_bs20_charge"
 
 
 @pytest.fixture

@@ -94,8 +94,8 @@ async def setup_blueprint(
                     "input": {
                         "grid_power": GRID,
                         "charger_power": f"sensor.{device}_power",
-                        "charging_switch": f"switch.{device}_charging",
-                        "maximum_current": f"number.{device}_maximum_current",
+                        "charging_switch": f"switch.{device}_charge",
+                        "maximum_current": f"number.{device}_current_limit",
                         "plugged_in": f"binary_sensor.{device}_plugged_in",
                         "highest_current": highest,
                     },
@@ -173,7 +173,7 @@ async def run_a_sunny_day(
     # others after the settle time.
     meter.sun(2990)
     await pass_time(hass, freezer, timedelta(minutes=1))
-    await wait_for_value(hass, f"number.{device}_maximum_current", "13")
+    await wait_for_value(hass, f"number.{device}_current_limit", "13")
     await pass_time(hass, freezer, timedelta(seconds=const.CURRENT_SETTLE + 30))
     await wait_for_charger(charger, drawing(13))
     await wait_for_value(hass, GRID, "0.0")
@@ -183,7 +183,7 @@ async def run_a_sunny_day(
     # Clouds: 1380 W surplus is the minimum, 6 A.
     meter.sun(1380)
     await pass_time(hass, freezer, timedelta(minutes=1))
-    await wait_for_value(hass, f"number.{device}_maximum_current", "6")
+    await wait_for_value(hass, f"number.{device}_current_limit", "6")
 
     # Gone: stops after 10 minutes without enough surplus.
     meter.sun(0)
@@ -191,7 +191,7 @@ async def run_a_sunny_day(
     assert sim.charging
     await pass_time(hass, freezer, timedelta(minutes=2))
     await wait_for_charger(charger, lambda s: s.charging is False)
-    await wait_for_value(hass, f"switch.{device}_charging", "off")
+    await wait_for_value(hass, f"switch.{device}_charge", "off")
 
 
 @pytest.mark.parametrize("charger_model", ["bs20"])

@@ -78,7 +78,7 @@ async def set_current(hass: HomeAssistant, device: str, amps: int) -> None:
     await hass.services.async_call(
         NUMBER_DOMAIN,
         SERVICE_SET_VALUE,
-        {ATTR_ENTITY_ID: f"number.{device}_maximum_current", ATTR_VALUE: amps},
+        {ATTR_ENTITY_ID: f"number.{device}_current_limit", ATTR_VALUE: amps},
         blocking=True,
     )
 

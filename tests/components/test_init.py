@@ -420,7 +420,7 @@ async def test_settings_reread_periodically(
     """Settings changed in the phone app show up after the periodic re-read."""
     simulator.max_current_setting = 13  # as if set in the app
     async_fire_time_changed(hass, dt_util.utcnow() + SETTINGS_REFRESH_INTERVAL * 2)
-    await wait_for_value(hass, "number.besen_bs20_maximum_current", "13")
+    await wait_for_value(hass, "number.besen_bs20_current_limit", "13")
 
 
 async def test_home_assistant_stop_closes_everything(

@@ -12,11 +12,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import replace
 
-from homeassistant.components.number import (
+from homeassistant.components.number.const import (
     DOMAIN as NUMBER_DOMAIN,
     SERVICE_SET_VALUE,
 )
-from homeassistant.components.switch import DOMAIN as SWITCH_DOMAIN
+from homeassistant.components.switch.const import DOMAIN as SWITCH_DOMAIN
 from homeassistant.const import (
     ATTR_ENTITY_ID,
     SERVICE_TURN_OFF,
@@ -45,8 +45,8 @@ from tests.simulator import Quirks, SimulatedCharger
 from .conftest import FAST_CHARGER, SERIAL
 
 STATE = "sensor.besen_bs20_charger_state"
-SWITCH = "switch.besen_bs20_charging"
-CURRENT = "number.besen_bs20_maximum_current"
+SWITCH = "switch.besen_bs20_charge"
+CURRENT = "number.besen_bs20_current_limit"
 POWER = "sensor.besen_bs20_power"
 
 POLLING = replace(FAST_CHARGER, status_poll_after=0.2, pushes_stopped_after=1.5)

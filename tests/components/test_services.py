@@ -37,7 +37,7 @@ from tests.simulator import SimulatedCharger
 
 from .conftest import FAST_CHARGER, FAST_SIMULATOR, PASSWORD, entry_data
 
-SWITCH = "switch.besen_bs20_charging"
+SWITCH = "switch.besen_bs20_charge"
 SCHEDULED_START = "sensor.besen_bs20_scheduled_start"
 TIME_LIMIT = "sensor.besen_bs20_session_time_limit"
 ENERGY_LIMIT = "sensor.besen_bs20_session_energy_limit"

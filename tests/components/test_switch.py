@@ -41,8 +41,8 @@ from tests.simulator import SimulatedCharger
 
 from .conftest import FAST_CHARGER
 
-SWITCH = "switch.besen_bs20_charging"
-MAX_CURRENT = "number.besen_bs20_maximum_current"
+SWITCH = "switch.besen_bs20_charge"
+MAX_CURRENT = "number.besen_bs20_current_limit"
 SHORT_TIMEOUT = replace(FAST_CHARGER, request_timeout=0.3)
 RATE_LIMITED = replace(FAST_CHARGER, min_restart_interval=600.0)
 

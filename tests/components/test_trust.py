@@ -137,7 +137,7 @@ async def test_unsolicited_login_response_replaces_no_device_info(
     await settled(hass, simulator)
     [device] = dr.async_entries_for_config_entry(device_registry, loaded.entry_id)
     assert (device.manufacturer, device.model) == ("BESEN", "BS20")
-    number = hass.states.get("number.besen_bs20_maximum_current")
+    number = hass.states.get("number.besen_bs20_current_limit")
     assert number is not None
     assert number.attributes["max"] == 32
 

@@ -670,16 +670,22 @@ async def test_status_and_charging_status_are_acked(
 async def test_records_are_acked_and_stop_replaying(
     make_sim: MakeSim, make_charger: MakeCharger, listener: ChargerListener
 ) -> None:
-    """Stored records get 0x800A with their charge id; current ones 0x8009."""
+    """Reported records get 0x800A (stored) or 0x8009 (current) with their id.
+
+    Not before they are reported: the charger drops an acknowledged record.
+    """
     sim = await make_sim()
     charger = make_charger(ack_records=True)
     await connect(charger)
 
-    ack = sim.wait_for(Command.LOCAL_CHARGE_RECORD_ACK)
     sim.emit_record(stored=True)
-    parsed = ChargeRecordAck.parse((await within(ack)).payload)
+    await within(heard(listener, SERIAL, Command.LOCAL_CHARGE_RECORD, count=2))
+    assert sent(sim, Command.LOCAL_CHARGE_RECORD_ACK) == []
     record = charger.state.last_record
     assert record is not None
+    ack = sim.wait_for(Command.LOCAL_CHARGE_RECORD_ACK)
+    charger.record_reported(record)
+    parsed = ChargeRecordAck.parse((await within(ack)).payload)
     assert parsed.charge_id == record.charge_id
     # Replays would come every 0.05 s; after the ack there are none.
     await within(sim.wait_for(Command.HEADING_RESPONSE, count=4))
@@ -687,9 +693,11 @@ async def test_records_are_acked_and_stop_replaying(
 
     current_ack = sim.wait_for(Command.CURRENT_CHARGE_RECORD_ACK)
     sim.emit_record(stored=False)
-    parsed = ChargeRecordAck.parse((await within(current_ack)).payload)
+    await within(heard(listener, SERIAL, Command.CURRENT_CHARGE_RECORD))
     record = charger.state.last_record
     assert record is not None
+    charger.record_reported(record)
+    parsed = ChargeRecordAck.parse((await within(current_ack)).payload)
     assert parsed.charge_id == record.charge_id
 
 
@@ -1212,6 +1220,16 @@ def test_state_properties() -> None:
     assert replace(state, info=replace(small, max_power=11000), status=fixed).power == (
         pytest.approx(230.1 * 16 + 230.2 * 15 + 230.3 * 14)
     )
+    # A three-phase unit nobody listed may announce its single-phase power and
+    # report L1 only in the field: the sum, physically possible, wins.
+    l1_only = replace(fixed, power=3680)
+    assert replace(state, info=small, status=l1_only).power == (
+        pytest.approx(230.1 * 16 + 230.2 * 15 + 230.3 * 14)
+    )
+    beyond = replace(
+        l1_only, l1=PhaseReading(230.0, 80.0), l2=PhaseReading(230.0, 80.0)
+    )
+    assert replace(state, info=small, status=beyond).power == 3680.0
 
     info = DeviceInfo(12, "BESEN", "BS20", "hw", 22000, 40)
     assert replace(empty, info=info).max_current == const.ABSOLUTE_MAX_CURRENT

@@ -1496,7 +1496,10 @@ class SimulatedCharger:
             brand=model.brand,
             model=model.model,
             hardware_version=model.hardware_version,
-            max_power=model.max_power,
+            # A three-phase unit announces what it delivers on three phases.
+            max_power=model.max_power * 3
+            if self.quirks.unlisted_three_phase and model.phases == 1
+            else model.max_power,
             max_current=model.max_current,
             hotline=model.hotline,
             byte70=0 if long_payloads else None,

@@ -125,7 +125,9 @@ _STATUS_COMMANDS: Final = frozenset(
 )
 _PUSHES: Final = frozenset({Command.STATUS, Command.CHARGING_STATUS})
 """Frames a charger sends only to the client it serves."""
-_PUSHES_BEFORE_TRUSTED: Final = 3
+_REMEMBERED_RECORDS: Final = 64
+"""Acknowledged charge ids kept to acknowledge a replay again."""
+_PUSHES_BEFORE_TRUSTED: Final = 1
 """Status pushes in a session before their absence means anything."""
 
 type StateListener = Callable[[ChargerState], None]
@@ -173,12 +175,14 @@ class Charger:
         timings: ChargerTimings | None = None,
         user_id: str = DEFAULT_USER_ID,
         ack_records: bool = False,
+        last_stop: float | None = None,
     ) -> None:
         """Prepare a client; nothing is sent before :meth:`start`.
 
         ``address`` is where the charger was last (or is pinned, with
         ``pinned``): announcements cannot cross routers, so a pinned charger
-        is checked on periodically while logged out.
+        is checked on periodically while logged out. ``last_stop`` is the
+        previous client's :attr:`last_stop`: the relays' rest outlives a reload.
         """
         self._listener = listener
         self.serial = normalize_serial(serial)
@@ -187,6 +191,10 @@ class Charger:
         self.timings = timings or ChargerTimings()
         self._user_id = user_id
         self._ack_records = ack_records
+        self._record_commands: dict[str, int] = {}
+        """Charge id -> the command its record came with (its ack is + 0x8000)."""
+        self._acknowledged: dict[str, None] = {}
+        """Charge ids acknowledged, oldest first (an ordered set)."""
         self._pinned = pinned
         self._state = ChargerState(serial=self.serial, address=address)
         self.diagnostics = ChargerDiagnostics()
@@ -218,9 +226,10 @@ class Charger:
         self._probing = False
         self._last_relogin: float | None = None
         self._relogin_at: float | None = None
-        self._last_stop: float | None = None
+        self._last_stop = last_stop
         self._last_start: float | None = None
         """When our last immediate start was accepted (a stop after it ends it)."""
+        self._lapse_probe_at: float | None = None
         self._watch_handle: asyncio.TimerHandle | None = None
         self._watch_due = math.inf
         self._session_view = trust.SessionView(
@@ -240,8 +249,12 @@ class Charger:
 
     @property
     def address(self) -> Address | None:
-        """Where commands go: the session's address."""
-        return self._state.address
+        """Where commands go: the session's address.
+
+        The session view moves first: what answers a datagram that moved it
+        goes to its source, before the state follows.
+        """
+        return self._session_view.bound
 
     async def start(self, *, login: bool = True) -> None:
         """Start receiving; log in at once (in the background) if the address is known.
@@ -501,9 +514,7 @@ class Charger:
                 changes["logged_in"] = False
                 # Gone, or serving another client: only an answer tells.
                 changes["connection"] = Connection.CONNECTING
-                if not self._pinned and self.address is not None:
-                    self._last_probe = now
-                    self._send_probe()
+                self._lapse_probe(now)
             elif self._pushes_stopped(now):
                 _LOGGER.info(
                     "Charger %s stopped pushing to us but still heads: another"
@@ -524,6 +535,17 @@ class Charger:
                 if self._session_pushes >= _PUSHES_BEFORE_TRUSTED:
                     due = min(due, self._last_push + timings.pushes_stopped_after)
         online = now - self._bound_heard < timings.heading_timeout
+        logged_out = not changes.get("logged_in", state.logged_in)
+        answer_by = (
+            self._lapse_probe(now)
+            if state.online and not online and logged_out
+            else None
+        )
+        if answer_by is not None and now < answer_by:
+            # Serving another client it says nothing to us: ask before
+            # calling it offline (its answer keeps it online).
+            online = True
+            due = min(due, answer_by)
         if state.online and not online:
             changes["online"] = False
         if changes and ("connection" not in changes or not online):
@@ -536,6 +558,8 @@ class Charger:
             due = min(due, self._bound_heard + timings.heading_timeout)
         if not self._state.logged_in and self.address is not None:
             due = min(due, self._probe_due(now))
+            if self._pinned and self._state.connection is Connection.TAKEN:
+                due = min(due, self._retry_pinned(now))
         if self._relogin_at is not None:
             if now >= self._relogin_at:
                 self._relogin_at = None
@@ -544,6 +568,32 @@ class Charger:
                 due = min(due, self._relogin_at)
         if due < math.inf:
             self._arm_watch(max(due, now + 0.001))
+
+    def _lapse_probe(self, now: float) -> float | None:
+        """Probe a charger that fell silent to us; when the answer is due.
+
+        Sent once per silence; the answer (or any frame) resets it.
+        """
+        if self._state.auth_failed or self.address is None:
+            return None
+        if self._lapse_probe_at is None:
+            self._lapse_probe_at = now
+            self._last_probe = now
+            self._send_probe()
+        return self._lapse_probe_at + self.timings.login_timeout
+
+    def _retry_pinned(self, now: float) -> float:
+        """When a pinned charger held by another client gets a login attempt.
+
+        Its announcements cannot reach us, so nothing says when the other
+        client left: a login now and then is the only way to find out.
+        """
+        interval = self.timings.pinned_retry_interval
+        last = max(self._last_relogin or 0.0, self._logged_in_at)
+        if now - last >= interval:
+            self._want_relogin()
+            return now + interval
+        return last + interval
 
     def _pushes_stopped(self, now: float) -> bool:
         """Pushes (sent only to the client served) came, then stopped."""
@@ -608,6 +658,7 @@ class Charger:
             changes["address"] = source
             self._session_view = replace(self._session_view, bound=source)
         self._bound_heard = now
+        self._lapse_probe_at = None
         if not self._state.online:
             changes["online"] = True
             changes["link_epoch"] = self._state.link_epoch + 1
@@ -700,8 +751,10 @@ class Charger:
                 (Command.CURRENT_CHARGE_RECORD | Command.LOCAL_CHARGE_RECORD),
                 ChargeRecord(),
             ):
-                if self._ack_records:
-                    self._send(ChargeRecordAck(message.charge_id), command | 0x8000)
+                self._record_commands[message.charge_id] = command
+                if message.charge_id in self._acknowledged:
+                    # Acknowledged before: that acknowledgement was lost.
+                    self._acknowledge(message.charge_id)
                 changes["last_record"] = message
             case Command.LOGIN_ANNOUNCEMENT, DeviceInfo():
                 self._on_announcement(message, changes, now)
@@ -951,6 +1004,29 @@ class Charger:
             return
         now = datetime_to_em(datetime.now(UTC), self._time_zone)
         self._send(SystemTime(Action.SET, now), Command.SYSTEM_TIME, paced=True)
+
+    @property
+    def last_stop(self) -> float | None:
+        """Event-loop time of the last stop the relay protection counts from."""
+        return self._last_stop
+
+    def record_reported(self, record: ChargeRecord) -> None:
+        """The record is in Home Assistant's history: acknowledge it, if asked to.
+
+        Acknowledged only once reported: the charger sends its next stored
+        record after an acknowledgement, and a record acknowledged unseen
+        would be gone from the charger and from Home Assistant.
+        """
+        if not self._ack_records or not self._state.logged_in:
+            return
+        self._acknowledged[record.charge_id] = None
+        while len(self._acknowledged) > _REMEMBERED_RECORDS:
+            self._acknowledged.pop(next(iter(self._acknowledged)))
+        self._acknowledge(record.charge_id)
+
+    def _acknowledge(self, charge_id: str) -> None:
+        command = self._record_commands.pop(charge_id, Command.LOCAL_CHARGE_RECORD)
+        self._send(ChargeRecordAck(charge_id), command | 0x8000)
 
     def em_to_datetime(self, em: int) -> datetime | None:
         """Convert a charger timestamp using this charger's time zone."""

@@ -26,7 +26,7 @@ from .messages import (
     Status,
     Version,
 )
-from .plausibility import Limits, within
+from .plausibility import ABSOLUTE_POWER, Limits, within
 
 type Address = tuple[str, int]
 
@@ -56,6 +56,9 @@ class ChargerTimings:
     heading (some firmware broadcasts headings) serves another client."""
     probe_interval: float = 30.0
     """While logged out and silent: how often to check the charger is reachable."""
+    pinned_retry_interval: float = 120.0
+    """A pinned charger held by another client: how often to try to log in
+    (its announcement that the other client left cannot reach us)."""
 
 
 class Connection(StrEnum):
@@ -183,9 +186,12 @@ class ChargerState:
             return None
         reported = self.status.power
         computed: float | None = self.status.computed_power
-        if not within(computed, self.limits.power):
-            # Each phase may be plausible and their sum still more than the
-            # charger can deliver (an emulator's fixed readings): not a power.
+        bounds = self.limits.power if not reported else ABSOLUTE_POWER
+        if not within(computed, bounds):
+            # A zero field beside phase currents summing to more than the
+            # charger announces is an emulator's fixed readings, not a power.
+            # A non-zero field below the sum is an L1-only unit, which may
+            # also announce its single-phase power.
             computed = None
         if computed is None:
             return None if reported is None else float(reported)
