@@ -13,8 +13,10 @@ from homeassistant.core import (
     State,
     callback,
 )
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.event import async_track_state_change_event
 
+from custom_components.evse_master.const import DOMAIN
 from custom_components.evse_master.protocol.charger import Charger, ChargerState
 from custom_components.evse_master.protocol.enums import Command
 from custom_components.evse_master.protocol.frame import (
@@ -157,3 +159,20 @@ class PhoneApp(asyncio.DatagramProtocol):
         if self.transport is not None:
             self.transport.close()
             self.transport = None
+
+
+def charger_device_id(hass: HomeAssistant, serial: str) -> str:
+    """The device registry id of the charger with ``serial``.
+
+    Looked up through the config entries: newer Home Assistant deprecates
+    ``async_get_device`` and reading ``devices`` as a mapping, and the oldest
+    supported one has no replacement for either.
+    """
+    registry = dr.async_get(hass)
+    [device] = [
+        device
+        for entry in hass.config_entries.async_entries(DOMAIN)
+        for device in dr.async_entries_for_config_entry(registry, entry.entry_id)
+        if (DOMAIN, serial) in device.identifiers
+    ]
+    return device.id

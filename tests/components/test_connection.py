@@ -41,7 +41,7 @@ from homeassistant.const import (
 )
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -53,6 +53,7 @@ from tests.helpers import (
     WAIT,
     PhoneApp,
     capture_writes,
+    charger_device_id,
     wait_for_charger,
     wait_for_value,
 )
@@ -146,13 +147,6 @@ def available_entities(hass: HomeAssistant, entry: MockConfigEntry) -> set[str]:
     }
 
 
-def device_id(hass: HomeAssistant) -> str:
-    """The charger's device."""
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, SERIAL)})
-    assert device is not None
-    return device.id
-
-
 def logins_since(simulator: SimulatedCharger, index: int) -> list[Command]:
     """RequestLogins and LoginConfirms with a password received after ``index``."""
     return [
@@ -204,7 +198,10 @@ async def press_connect_now(hass: HomeAssistant) -> None:
 async def call_action(hass: HomeAssistant, service: str) -> None:
     """Run ``evse_master.<service>`` for the charger's device."""
     await hass.services.async_call(
-        DOMAIN, service, {ATTR_DEVICE_ID: device_id(hass)}, blocking=True
+        DOMAIN,
+        service,
+        {ATTR_DEVICE_ID: charger_device_id(hass, SERIAL)},
+        blocking=True,
     )
 
 
@@ -303,7 +300,7 @@ async def test_no_automatic_reclaim_with_a_pinned_address(
 
 
 @pytest.mark.parametrize(
-    "charger_timings", [replace(FAST_CHARGER, pinned_retry_interval=2.5)]
+    "charger_timings", [replace(FAST_CHARGER, pinned_retry_interval=5.0)]
 )
 async def test_pinned_charger_is_retried_slowly(
     hass: HomeAssistant,
@@ -314,7 +311,7 @@ async def test_pinned_charger_is_retried_slowly(
     """Pinned, nothing can tell us the app left: one login per retry interval.
 
     Twenty heading answers of the app (2 s) pass without a login; the retry
-    comes after the interval (2.5 s here, 2 minutes by default).
+    comes after the interval (5 s here, 2 minutes by default).
     """
     entry = MockConfigEntry(
         domain=DOMAIN,
@@ -332,7 +329,10 @@ async def test_pinned_charger_is_retried_slowly(
         await wait_for_value(hass, CONNECTION, "taken")
         await headings_pass(simulator, HEADINGS_TO_WAIT)
         assert logins_since(simulator, since) == []
+        confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
         await wait_for_value(hass, CONNECTION, "connected", timeout=WAIT)
+        async with asyncio.timeout(WAIT):  # our confirmation may still be in flight
+            await confirmed
         assert simulator.client == our_address(listen_port)
         assert logins_since(simulator, since) == [
             Command.REQUEST_LOGIN,
@@ -364,8 +364,11 @@ async def test_taken_while_the_charger_broadcasts_headings(
     assert logins_since(simulator, since) == []
     assert [write.state for write in writes] == []
 
+    confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
     await press_connect_now(hass)
     await wait_for_value(hass, CONNECTION, "connected")
+    async with asyncio.timeout(WAIT):  # our confirmation may still be in flight
+        await confirmed
     assert simulator.client == our_address(listen_port)
 
 
@@ -563,7 +566,10 @@ async def test_offline_when_the_charger_goes_silent(
 
 
 async def test_offline_when_the_charger_is_switched_off(
-    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    listen_port: int,
 ) -> None:
     """A charger that is gone (socket closed) is offline; it comes back on start."""
     await simulator.stop()
@@ -571,9 +577,12 @@ async def test_offline_when_the_charger_is_switched_off(
     await hass.async_block_till_done()
     assert available_entities(hass, loaded) == ALWAYS_AVAILABLE
     # Powered on again (on a new source port): found by its announcement.
+    confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
     await simulator.start()
     await wait_for_value(hass, CONNECTION, "connected")
-    assert simulator.client is not None
+    async with asyncio.timeout(WAIT):  # our confirmation may still be in flight
+        await confirmed
+    assert simulator.client == our_address(listen_port)
 
 
 async def test_connect_now_while_offline_changes_nothing(

@@ -405,10 +405,10 @@ async def test_pinned_charger_is_retried_while_away(
     await wait_for_value(hass, STATE, "not_connected")
     simulator.go_silent()
     await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
-    before = logins(simulator)  # a silent charger still records what reaches it
+    # A silent charger still records what reaches it: login requests keep
+    # coming (password-less probes while it is silent, then a login).
     for _ in range(2):
         await asyncio.wait_for(simulator.wait_for(Command.REQUEST_LOGIN), WAIT)
-    assert logins(simulator) >= before + 2
     simulator.resume()
     await wait_for_value(hass, STATE, "not_connected")
     assert await hass.config_entries.async_unload(entry.entry_id)

@@ -32,7 +32,7 @@ from custom_components.evse_master.services import (
     SERVICE_STOP_CHARGING,
     start_moment,
 )
-from tests.helpers import wait_for_charger, wait_for_value
+from tests.helpers import charger_device_id, wait_for_charger, wait_for_value
 from tests.simulator import SimulatedCharger
 
 from .conftest import FAST_CHARGER, FAST_SIMULATOR, PASSWORD, entry_data
@@ -51,20 +51,13 @@ def platforms() -> list[Platform]:
     return [Platform.SENSOR, Platform.SWITCH]
 
 
-def device_id(hass: HomeAssistant, serial: str) -> str:
-    """The device registry id of a charger."""
-    device = dr.async_get(hass).async_get_device(identifiers={(DOMAIN, serial)})
-    assert device is not None
-    return device.id
-
-
 async def start(hass: HomeAssistant, serial: str | list[str], **data: Any) -> None:
     """Call evse_master.start_charging for the chargers with these serials."""
     serials = [serial] if isinstance(serial, str) else serial
     await hass.services.async_call(
         DOMAIN,
         SERVICE_START_CHARGING,
-        {ATTR_DEVICE_ID: [device_id(hass, s) for s in serials], **data},
+        {ATTR_DEVICE_ID: [charger_device_id(hass, s) for s in serials], **data},
         blocking=True,
     )
 
@@ -74,7 +67,7 @@ async def stop(hass: HomeAssistant, serial: str) -> None:
     await hass.services.async_call(
         DOMAIN,
         SERVICE_STOP_CHARGING,
-        {ATTR_DEVICE_ID: device_id(hass, serial)},
+        {ATTR_DEVICE_ID: charger_device_id(hass, serial)},
         blocking=True,
     )
 
@@ -388,7 +381,7 @@ async def test_entry_not_loaded(
     hass: HomeAssistant, init_integration: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
     """An unloaded charger's device is refused by name; loaded again, it works."""
-    target = device_id(hass, simulator.serial)
+    target = charger_device_id(hass, simulator.serial)
     await hass.config_entries.async_unload(init_integration.entry_id)
     with pytest.raises(ServiceValidationError) as err:
         await hass.services.async_call(
@@ -490,7 +483,7 @@ async def test_several_chargers_all_or_nothing(
     await hass.services.async_call(
         DOMAIN,
         SERVICE_STOP_CHARGING,
-        {ATTR_DEVICE_ID: [device_id(hass, s) for s in serials]},
+        {ATTR_DEVICE_ID: [charger_device_id(hass, s) for s in serials]},
         blocking=True,
     )
     assert not simulator.charging
