@@ -751,7 +751,9 @@ class Charger:
                 (Command.CURRENT_CHARGE_RECORD | Command.LOCAL_CHARGE_RECORD),
                 ChargeRecord(),
             ):
-                self._record_commands[message.charge_id] = command
+                if self._ack_records:
+                    # Until acknowledged (record_reported pops it again).
+                    self._record_commands[message.charge_id] = command
                 if message.charge_id in self._acknowledged:
                     # Acknowledged before: that acknowledgement was lost.
                     self._acknowledge(message.charge_id)
