@@ -241,6 +241,12 @@ async def test_entities_show_what_fake_evse_sends(
     are on while the charger state is "ready".
     """
     fake = fake_evse
+    # The settings after max current come paced, one by one.
+    await wait_for_charger(
+        fake_integration.runtime_data.charger,
+        lambda s: s.settings.language is not None,
+    )
+    await hass.async_block_till_done()
     status = peer_status(fake)
     session = peer_session(fake)
 
