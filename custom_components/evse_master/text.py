@@ -26,10 +26,12 @@ NICKNAME = EvseMasterTextDescription(
     key="nickname",
     translation_key="nickname",
     entity_category=EntityCategory.CONFIG,
-    native_min=1,
+    # An unnamed charger shows an empty field, not "unknown"; renaming it to
+    # nothing is refused (the charger would lose its name).
+    native_min=0,
     native_max=protocol_const.NICKNAME_MAX_LENGTH,
     # Printable ASCII, no space at either end (the charger pads with spaces).
-    pattern=r"^[!-~]([ -~]*[!-~])?$",
+    pattern=r"^([!-~]([ -~]*[!-~])?)?$",
     reads=frozenset({"settings"}),
 )
 
@@ -53,8 +55,8 @@ class EvseMasterNickname(EvseMasterEntity, TextEntity):
         """The name the charger reported, when it is one this entity can show.
 
         Home Assistant enforces the entity's length and pattern on the state
-        too; an empty name, or a longer one set on a model that allows it, is
-        unknown here (the diagnostics download shows it).
+        too; a longer name set on a model that allows it is unknown here (the
+        diagnostics download shows it).
         """
         name = self.coordinator.data.settings.nickname
         if name is None or not self.pattern_cmp or not self.pattern_cmp.match(name):

@@ -10,9 +10,9 @@ from homeassistant.components.text.const import (
     DOMAIN as TEXT_DOMAIN,
     SERVICE_SET_VALUE,
 )
-from homeassistant.const import ATTR_ENTITY_ID, ATTR_MODE, STATE_UNKNOWN, Platform
+from homeassistant.const import ATTR_ENTITY_ID, ATTR_MODE, Platform
 from homeassistant.core import HomeAssistant, State
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import (
@@ -79,10 +79,10 @@ async def test_reads_the_charger(
     mock_config_entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(mock_config_entry.entry_id)
     state = await wait_for_value(hass, NICKNAME, "Carport")
-    assert state.attributes[ATTR_MIN] == 1
+    assert state.attributes[ATTR_MIN] == 0
     assert state.attributes[ATTR_MAX] == 11
     assert state.attributes[ATTR_MODE] == "text"
-    assert state.attributes[ATTR_PATTERN] == "^[!-~]([ -~]*[!-~])?$"
+    assert state.attributes[ATTR_PATTERN] == "^([!-~]([ -~]*[!-~])?)?$"
     assert await hass.config_entries.async_unload(mock_config_entry.entry_id)
 
 
@@ -90,7 +90,7 @@ async def test_rename(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
     """A new name is stored on the charger; its echo sets the state."""
-    assert state_of(hass).state == STATE_UNKNOWN  # an unnamed charger
+    assert state_of(hass).state == ""  # an unnamed charger: an empty field
     await set_nickname(hass, "Garage 11 A")
     assert simulator.nickname == "Garage 11 A"
     await wait_for_value(hass, NICKNAME, "Garage 11 A")
@@ -107,19 +107,18 @@ async def test_too_long_rejected_by_home_assistant(
         await set_nickname(hass, "Twelve chars")
     assert renames(simulator) == 0
     assert simulator.nickname == ""
-    assert state_of(hass).state == STATE_UNKNOWN
+    assert state_of(hass).state == ""
 
 
 @pytest.mark.parametrize(
     ("value", "reason"),
     [
-        ("", "too short"),
         ("Garäge", "match pattern"),
         (" Garage", "match pattern"),
         ("Garage ", "match pattern"),
         ("Gar\tage", "match pattern"),
     ],
-    ids=["empty", "not_ascii", "leading_space", "trailing_space", "control"],
+    ids=["not_ascii", "leading_space", "trailing_space", "control"],
 )
 async def test_invalid_name_rejected(
     hass: HomeAssistant,
@@ -134,6 +133,21 @@ async def test_invalid_name_rejected(
     assert renames(simulator) == 0
     await set_nickname(hass, "Garage")
     await wait_for_value(hass, NICKNAME, "Garage")
+
+
+async def test_empty_name_refused(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """An unnamed charger shows an empty field, but nobody can empty a name."""
+    await set_nickname(hass, "Garage")
+    await wait_for_value(hass, NICKNAME, "Garage")
+    with pytest.raises(ServiceValidationError) as err:
+        await set_nickname(hass, "")
+    assert err.value.translation_domain == DOMAIN
+    assert err.value.translation_key == "nickname_invalid"
+    assert renames(simulator) == 1
+    assert simulator.nickname == "Garage"
+    assert state_of(hass).state == "Garage"
 
 
 async def test_refused_by_charger(
