@@ -101,10 +101,19 @@ class Session:
         return [d.command for d, to in self.listener.sent if to[0] == address[0]]
 
 
-async def logged_in(timings: ChargerTimings = TIMINGS) -> Session:
+async def logged_in(
+    timings: ChargerTimings = TIMINGS, *, ack_records: bool = False
+) -> Session:
     """Log a charger in by answering its RequestLogin from CHARGER."""
     listener = RecordingListener()
-    charger = Charger(listener, SERIAL, PASSWORD, address=CHARGER, timings=timings)
+    charger = Charger(
+        listener,
+        SERIAL,
+        PASSWORD,
+        address=CHARGER,
+        timings=timings,
+        ack_records=ack_records,
+    )
     await charger.start(login=False)
     login = asyncio.create_task(charger.login())
     await asyncio.sleep(0)

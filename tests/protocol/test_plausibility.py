@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 import math
 
 from hypothesis import given, settings, strategies as st
@@ -10,8 +11,14 @@ import pytest
 
 from custom_components.evse_master.protocol import plausibility
 from custom_components.evse_master.protocol.charger import ChargerState
-from custom_components.evse_master.protocol.enums import Action, Command
+from custom_components.evse_master.protocol.enums import (
+    Action,
+    Command,
+    StartType,
+    StopReason,
+)
 from custom_components.evse_master.protocol.messages import (
+    ChargeRecord,
     ChargingStatus,
     LcdBrightness,
     Nickname,
@@ -25,6 +32,7 @@ from custom_components.evse_master.protocol.plausibility import (
     VOLTAGE,
     Limits,
     StatusScreen,
+    implausible_record,
     screen_session,
 )
 from tests.protocol.inprocess import CHARGER, Session, frame, logged_in, status
@@ -84,6 +92,57 @@ def test_session_values() -> None:
     screened, rejected = screen_session(unprintable, None, LIMITS)
     assert rejected == ("charge_id",)
     assert screened.charge_id == ""
+
+
+RECORD = ChargeRecord(
+    line_id=1,
+    started_by="app",
+    stopped_by="app",
+    charge_id="2026120207001234",
+    has_reservation=0,
+    start_type=StartType.APP,
+    charge_type=1,
+    max_duration=None,
+    max_energy=None,
+    param3=0,
+    stop_reason=StopReason.STOPPED_BY_APP,
+    has_stop_charge=1,
+    reservation_time=0,
+    start_time=1000,
+    stop_time=4600,
+    charged_time=3600,
+    start_energy=100.0,
+    stop_energy=107.4,
+    session_energy=7.4,
+)
+
+
+def test_record_values() -> None:
+    assert implausible_record(RECORD) == ()
+    damaged = ChargeRecord.parse(
+        RECORD.build()[:-4] + (10**8).to_bytes(4, "big")
+    )  # session energy 1,000,000 kWh
+    assert implausible_record(damaged) == ("session_energy",)
+    assert implausible_record(
+        replace(RECORD, charge_id="20261202\x07", charged_time=10**9)
+    ) == ("charged_time", "charge_id")
+
+
+async def test_damaged_record_is_neither_taken_nor_acknowledged() -> None:
+    """The intact replay that follows is the one reported."""
+    created = await logged_in(ack_records=True)
+    damaged = replace(RECORD, session_energy=50_000.0)
+    created.receive(frame(Command.LOCAL_CHARGE_RECORD, damaged.build()), CHARGER)
+    charger = created.charger
+    assert charger.state.last_record is None
+    assert charger.diagnostics.rejected_values == {"record.session_energy": 1}
+    assert charger.diagnostics.last_rejected["record.session_energy"] == 50_000.0
+    created.receive(frame(Command.LOCAL_CHARGE_RECORD, RECORD.build()), CHARGER)
+    assert charger.state.last_record == RECORD
+    charger.record_reported(RECORD)
+    # One acknowledgement: the intact copy's, once reported.
+    assert created.sent_to(CHARGER) == [Command.LOCAL_CHARGE_RECORD_ACK]
+    await charger.close()
 
 
 @pytest.fixture
@@ -153,6 +212,8 @@ def assert_physical(state: ChargerState) -> None:
             state.session.session_energy, plausibility.SESSION_ENERGY
         )
         assert plausibility.printable(state.session.charge_id)
+    if state.last_record is not None:
+        assert implausible_record(state.last_record) == ()
 
 
 _FUZZED = st.sampled_from(
@@ -160,6 +221,7 @@ _FUZZED = st.sampled_from(
         Command.STATUS,
         Command.STATUS_RESPONSE,
         Command.CHARGING_STATUS,
+        Command.LOCAL_CHARGE_RECORD,
         Command.OUTPUT_CURRENT_RESPONSE,
         Command.LCD_BRIGHTNESS_RESPONSE,
         Command.NICKNAME_RESPONSE,
@@ -168,7 +230,7 @@ _FUZZED = st.sampled_from(
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.tuples(_FUZZED, st.binary(min_size=1, max_size=90)), max_size=20))
+@given(st.lists(st.tuples(_FUZZED, st.binary(min_size=1, max_size=100)), max_size=20))
 def test_fuzzed_payloads_stay_physical(frames: list[tuple[int, bytes]]) -> None:
     async def scenario() -> None:
         created = await logged_in()

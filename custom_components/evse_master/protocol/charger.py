@@ -751,13 +751,7 @@ class Charger:
                 (Command.CURRENT_CHARGE_RECORD | Command.LOCAL_CHARGE_RECORD),
                 ChargeRecord(),
             ):
-                if self._ack_records:
-                    # Until acknowledged (record_reported pops it again).
-                    self._record_commands[message.charge_id] = command
-                if message.charge_id in self._acknowledged:
-                    # Acknowledged before: that acknowledgement was lost.
-                    self._acknowledge(message.charge_id)
-                changes["last_record"] = message
+                self._take_record(command, message, changes)
             case Command.LOGIN_ANNOUNCEMENT, DeviceInfo():
                 self._on_announcement(message, changes, now)
             case Command.VERSION_RESPONSE, Version():
@@ -789,6 +783,24 @@ class Charger:
             self._rejected_fields(rejected, session)
         changes["session"] = screened
 
+    def _take_record(
+        self, command: int, record: ChargeRecord, changes: dict[str, Any]
+    ) -> None:
+        if rejected := plausibility.implausible_record(record):
+            # A damaged copy (the checksum cannot see swapped bytes): neither
+            # reported nor acknowledged, so the charger replays it intact.
+            self._rejected(
+                {f"record.{name}": getattr(record, name) for name in rejected}
+            )
+            return
+        if self._ack_records:
+            # Until acknowledged (record_reported pops it again).
+            self._record_commands[record.charge_id] = command
+        if record.charge_id in self._acknowledged:
+            # Acknowledged before: that acknowledgement was lost.
+            self._acknowledge(record.charge_id)
+        changes["last_record"] = record
+
     def _rejected_fields(self, fields: tuple[str, ...], message: object) -> None:
         """Count the fields of ``message`` the screen replaced."""
         values: dict[str, object] = {}
@@ -807,7 +819,7 @@ class Charger:
             diagnostics.last_rejected[name] = value
             if diagnostics.rejected_values[name] == 1:
                 _LOGGER.info(
-                    "Charger %s reported an implausible %s (%r); kept the last value",
+                    "Charger %s reported an implausible %s (%r); ignored it",
                     self.serial,
                     name,
                     value,

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Final
 
 from . import const
-from .messages import ChargingStatus, PhaseReading, Status
+from .messages import ChargeRecord, ChargingStatus, PhaseReading, Status
 
 type Bounds = tuple[float, float]
 
@@ -184,6 +184,27 @@ def screen_session(
         for name in rejected
     }
     return replace(session, **fallback), rejected
+
+
+def implausible_record(record: ChargeRecord) -> tuple[str, ...]:
+    """Names of the fields of ``record`` no charger could have written.
+
+    A record is history: it is taken whole or not at all, never patched up.
+    """
+    checks: tuple[tuple[str, float, Bounds], ...] = (
+        ("charged_time", record.charged_time, SESSION_DURATION),
+        ("session_energy", record.session_energy, SESSION_ENERGY),
+        ("start_energy", record.start_energy, ENERGY_COUNTER),
+        ("stop_energy", record.stop_energy, ENERGY_COUNTER),
+    )
+    rejected = tuple(
+        name for name, value, bounds in checks if not within(value, bounds)
+    )
+    return rejected + tuple(
+        name
+        for name in ("charge_id", "started_by", "stopped_by")
+        if not printable(getattr(record, name))
+    )
 
 
 _EMPTY_SESSION: Final[dict[str, object]] = {
