@@ -226,6 +226,25 @@ async def loaded(
 
 
 @pytest.fixture
+async def pinned_entry(
+    hass: HomeAssistant, simulator: SimulatedCharger
+) -> AsyncGenerator[MockConfigEntry]:
+    """An entry whose charger IP is pinned (Reconfigure), set up; unloaded after."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=simulator.serial,
+        title="BESEN BS20",
+        data=entry_data(simulator, static_host="127.0.0.1"),
+        minor_version=2,
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await wait_for_charger(entry.runtime_data.charger, lambda s: s.logged_in)
+    yield entry
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
 def entity_registry_enabled_by_default() -> Generator[None]:
     """Create every entity enabled, including the ones disabled by default."""
     with patch(

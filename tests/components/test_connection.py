@@ -59,7 +59,7 @@ from tests.helpers import (
 )
 from tests.simulator import Quirks, SimulatedCharger
 
-from .conftest import FAST_CHARGER, FAST_SIMULATOR, SERIAL, entry_data
+from .conftest import FAST_CHARGER, FAST_SIMULATOR, SERIAL
 
 CONNECTION = "sensor.besen_bs20_connection"
 CONNECT_NOW = "button.besen_bs20_connect_now"
@@ -270,6 +270,7 @@ async def test_no_automatic_reclaim(
     assert available_entities(hass, loaded) == ALWAYS_AVAILABLE
 
 
+@pytest.mark.usefixtures("pinned_entry")
 async def test_no_automatic_reclaim_with_a_pinned_address(
     hass: HomeAssistant,
     simulator: SimulatedCharger,
@@ -277,31 +278,19 @@ async def test_no_automatic_reclaim_with_a_pinned_address(
     listen_port: int,
 ) -> None:
     """A charger pinned by IP (routed networks) is not reclaimed either."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title="BESEN BS20",
-        data=entry_data(simulator, static_host="127.0.0.1"),
-        minor_version=2,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await wait_for_charger(entry.runtime_data.charger, lambda s: s.logged_in)
     await wait_for_value(hass, CONNECTION, "connected")
-    try:
-        await phone.login(simulator)
-        since = len(simulator.received)
-        await headings_pass(simulator, HEADINGS_TO_WAIT)
-        assert simulator.client == app_address(listen_port)
-        assert logins_since(simulator, since) == []
-        await wait_for_value(hass, CONNECTION, "taken")
-    finally:
-        assert await hass.config_entries.async_unload(entry.entry_id)
+    await phone.login(simulator)
+    since = len(simulator.received)
+    await headings_pass(simulator, HEADINGS_TO_WAIT)
+    assert simulator.client == app_address(listen_port)
+    assert logins_since(simulator, since) == []
+    await wait_for_value(hass, CONNECTION, "taken")
 
 
 @pytest.mark.parametrize(
     "charger_timings", [replace(FAST_CHARGER, pinned_retry_interval=5.0)]
 )
+@pytest.mark.usefixtures("pinned_entry")
 async def test_pinned_charger_is_retried_slowly(
     hass: HomeAssistant,
     simulator: SimulatedCharger,
@@ -313,33 +302,20 @@ async def test_pinned_charger_is_retried_slowly(
     Twenty heading answers of the app (2 s) pass without a login; the retry
     comes after the interval (5 s here, 2 minutes by default).
     """
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title="BESEN BS20",
-        data=entry_data(simulator, static_host="127.0.0.1"),
-        minor_version=2,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await wait_for_charger(entry.runtime_data.charger, lambda s: s.logged_in)
-    try:
-        await phone.login(simulator)
-        since = len(simulator.received)
-        await wait_for_value(hass, CONNECTION, "taken")
-        await headings_pass(simulator, HEADINGS_TO_WAIT)
-        assert logins_since(simulator, since) == []
-        confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
-        await wait_for_value(hass, CONNECTION, "connected", timeout=WAIT)
-        async with asyncio.timeout(WAIT):  # our confirmation may still be in flight
-            await confirmed
-        assert simulator.client == our_address(listen_port)
-        assert logins_since(simulator, since) == [
-            Command.REQUEST_LOGIN,
-            Command.LOGIN_CONFIRM,
-        ]
-    finally:
-        assert await hass.config_entries.async_unload(entry.entry_id)
+    await phone.login(simulator)
+    since = len(simulator.received)
+    await wait_for_value(hass, CONNECTION, "taken")
+    await headings_pass(simulator, HEADINGS_TO_WAIT)
+    assert logins_since(simulator, since) == []
+    confirmed = simulator.wait_for(Command.LOGIN_CONFIRM)
+    await wait_for_value(hass, CONNECTION, "connected", timeout=WAIT)
+    async with asyncio.timeout(WAIT):  # our confirmation may still be in flight
+        await confirmed
+    assert simulator.client == our_address(listen_port)
+    assert logins_since(simulator, since) == [
+        Command.REQUEST_LOGIN,
+        Command.LOGIN_CONFIRM,
+    ]
 
 
 @pytest.mark.parametrize("quirks", [BROADCAST_HEADINGS], ids=["broadcast_headings"])

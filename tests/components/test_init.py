@@ -389,19 +389,11 @@ async def test_new_port_on_the_same_ip_is_followed(
     assert init_integration.data[CONF_PORT] == simulator.address[1]
 
 
+@pytest.mark.usefixtures("pinned_entry")
 async def test_pinned_charger_is_retried_while_away(
     hass: HomeAssistant, simulator: SimulatedCharger
 ) -> None:
     """A pinned charger cannot announce itself to us: we keep trying to log in."""
-    entry = MockConfigEntry(
-        domain=DOMAIN,
-        unique_id=simulator.serial,
-        title="BESEN BS20",
-        data=entry_data(simulator, static_host="127.0.0.1"),
-        minor_version=2,
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
     await wait_for_value(hass, STATE, "not_connected")
     simulator.go_silent()
     await wait_for_value(hass, STATE, STATE_UNAVAILABLE)
@@ -411,7 +403,6 @@ async def test_pinned_charger_is_retried_while_away(
         await asyncio.wait_for(simulator.wait_for(Command.REQUEST_LOGIN), WAIT)
     simulator.resume()
     await wait_for_value(hass, STATE, "not_connected")
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_settings_reread_periodically(

@@ -210,27 +210,41 @@ async def test_ack_records_off(
     assert acks(simulator) == []
 
 
-async def test_relay_protection_applies(
-    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+async def charge_and_stop(
+    hass: HomeAssistant, entry: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
-    """After the reload a start right after a stop waits the relay protection."""
-    await save(hass, loaded, options(relay=120))
+    """A car, a session started and stopped with the switch."""
     simulator.plug_in()
-    await wait_for_charger(loaded.runtime_data.charger, lambda s: bool(s.plugged_in))
+    await wait_for_charger(entry.runtime_data.charger, lambda s: bool(s.plugged_in))
     await switch(hass, SERVICE_TURN_ON)
     await wait_for_value(hass, SWITCH, STATE_ON)
     await switch(hass, SERVICE_TURN_OFF)
     await wait_for_value(hass, SWITCH, STATE_OFF)
-    starts = sum(d.command == Command.CHARGE_START for d in simulator.received)
 
+
+async def refused_start_wait(hass: HomeAssistant, simulator: SimulatedCharger) -> int:
+    """Seconds the relay protection names when the switch is turned on too soon.
+
+    Nothing reaches the charger.
+    """
+    starts = sum(d.command == Command.CHARGE_START for d in simulator.received)
     with pytest.raises(ServiceValidationError) as err:
         await switch(hass, SERVICE_TURN_ON)
     assert err.value.translation_domain == DOMAIN
     assert err.value.translation_key == "rate_limited"
     placeholders = err.value.translation_placeholders
     assert placeholders is not None
-    assert 110 <= int(placeholders["seconds"]) <= 120
     assert sum(d.command == Command.CHARGE_START for d in simulator.received) == starts
+    return int(placeholders["seconds"])
+
+
+async def test_relay_protection_applies(
+    hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
+) -> None:
+    """After the reload a start right after a stop waits the relay protection."""
+    await save(hass, loaded, options(relay=120))
+    await charge_and_stop(hass, loaded, simulator)
+    assert 110 <= await refused_start_wait(hass, simulator) <= 120
     assert not simulator.charging
 
 
@@ -238,22 +252,9 @@ async def test_relay_protection_outlives_the_reload(
     hass: HomeAssistant, loaded: MockConfigEntry, simulator: SimulatedCharger
 ) -> None:
     """A stop, then options saved (a reload, a new client): the relays still rest."""
-    simulator.plug_in()
-    await wait_for_charger(loaded.runtime_data.charger, lambda s: bool(s.plugged_in))
-    await switch(hass, SERVICE_TURN_ON)
-    await wait_for_value(hass, SWITCH, STATE_ON)
-    await switch(hass, SERVICE_TURN_OFF)
-    await wait_for_value(hass, SWITCH, STATE_OFF)
+    await charge_and_stop(hass, loaded, simulator)
     await save(hass, loaded, options(relay=300))
-    starts = sum(d.command == Command.CHARGE_START for d in simulator.received)
-
-    with pytest.raises(ServiceValidationError) as err:
-        await switch(hass, SERVICE_TURN_ON)
-    assert err.value.translation_key == "rate_limited"
-    placeholders = err.value.translation_placeholders
-    assert placeholders is not None
-    assert 290 <= int(placeholders["seconds"]) <= 300
-    assert sum(d.command == Command.CHARGE_START for d in simulator.received) == starts
+    assert 290 <= await refused_start_wait(hass, simulator) <= 300
 
     # A shorter protection, saved again, counts from the same stop.
     await save(hass, loaded, options(relay=10))

@@ -12,13 +12,18 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 import socket
 
-from homeassistant.const import CONF_HOST, STATE_UNAVAILABLE, Platform
+from homeassistant.const import (
+    CONF_HOST,
+    STATE_UNAVAILABLE,
+    STATE_UNKNOWN,
+    Platform,
+)
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, issue_registry as ir
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.evse_master.const import CONF_PORT, DOMAIN
+from custom_components.evse_master.const import CONF_ACK_RECORDS, CONF_PORT, DOMAIN
 from custom_components.evse_master.hub import MAX_PENDING_DISCOVERIES
 from custom_components.evse_master.protocol.enums import Command, GunState
 from custom_components.evse_master.protocol.frame import (
@@ -26,7 +31,8 @@ from custom_components.evse_master.protocol.frame import (
     Datagram,
 )
 from custom_components.evse_master.protocol.messages import DeviceInfo, Status
-from tests.helpers import WAIT, wait_for_charger, wait_for_value
+from tests.helpers import WAIT, wait_for_charger, wait_for_state, wait_for_value
+from tests.protocol.inprocess import RECORD
 from tests.simulator import SimulatedCharger
 
 from .conftest import SERIAL
@@ -206,6 +212,39 @@ async def test_damaged_values_keep_the_last_reading(
     rejected = loaded.runtime_data.charger.diagnostics.rejected_values
     assert rejected["l1.voltage"] == 1
     assert rejected["inner_temperature"] == 1
+
+
+@pytest.mark.parametrize("platforms", [[Platform.EVENT]])
+@pytest.mark.parametrize("entry_options", [{CONF_ACK_RECORDS: True}])
+async def test_forged_or_damaged_record_reports_no_session(
+    hass: HomeAssistant,
+    loaded: MockConfigEntry,
+    simulator: SimulatedCharger,
+    strangers: tuple[Stranger, Stranger],
+    listen_port: int,
+) -> None:
+    """No session event and no acknowledgement; the charger's own record then counts."""
+    event = "event.besen_bs20_charging_session"
+    assert hass.states.get(event).state == STATE_UNKNOWN  # type: ignore[union-attr]
+    strangers[0].send(forged(Command.LOCAL_CHARGE_RECORD, RECORD.build()))
+    damaged = replace(RECORD, session_energy=50_000.0)  # bytes the checksum misses
+    send_from_charger_ip(
+        forged(Command.LOCAL_CHARGE_RECORD, damaged.build()), listen_port
+    )
+    await settled(hass, simulator)
+    assert hass.states.get(event).state == STATE_UNKNOWN  # type: ignore[union-attr]
+    assert loaded.runtime_data.charger.state.last_record is None
+    assert strangers[0].received() == []
+    acks = [
+        d for d in simulator.received if d.command == Command.LOCAL_CHARGE_RECORD_ACK
+    ]
+    assert acks == []
+
+    simulator.emit_record(stored=True)
+    state = await wait_for_state(
+        hass, event, lambda s: s.attributes.get("event_type") == "session_finished"
+    )
+    assert state.attributes["energy"] < 1000
 
 
 async def test_packet_of_headings_gets_one_answer(

@@ -16,6 +16,8 @@ from custom_components.evse_master.protocol.enums import (
     CurrentState,
     GunState,
     OutputState,
+    StartType,
+    StopReason,
 )
 from custom_components.evse_master.protocol.frame import (
     CHARGER_PASSWORD_FIELD,
@@ -24,6 +26,7 @@ from custom_components.evse_master.protocol.frame import (
 )
 from custom_components.evse_master.protocol.listener import Address, ChargerListener
 from custom_components.evse_master.protocol.messages import (
+    ChargeRecord,
     DeviceInfo,
     PhaseReading,
     Status,
@@ -125,3 +128,27 @@ async def logged_in(
     assert charger.state.status == status()
     listener.sent.clear()
     return Session(listener, charger)
+
+
+RECORD = ChargeRecord(
+    line_id=1,
+    started_by="app",
+    stopped_by="app",
+    charge_id="2026120207001234",
+    has_reservation=0,
+    start_type=StartType.APP,
+    charge_type=1,
+    max_duration=None,
+    max_energy=None,
+    param3=0,
+    stop_reason=StopReason.STOPPED_BY_APP,
+    has_stop_charge=1,
+    reservation_time=0,
+    start_time=1000,
+    stop_time=4600,
+    charged_time=3600,
+    start_energy=100.0,
+    stop_energy=107.4,
+    session_energy=7.4,
+)
+"""A finished session as a charger records it (plausible in every field)."""

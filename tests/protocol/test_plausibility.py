@@ -14,8 +14,6 @@ from custom_components.evse_master.protocol.charger import ChargerState
 from custom_components.evse_master.protocol.enums import (
     Action,
     Command,
-    StartType,
-    StopReason,
 )
 from custom_components.evse_master.protocol.messages import (
     ChargeRecord,
@@ -35,7 +33,14 @@ from custom_components.evse_master.protocol.plausibility import (
     implausible_record,
     screen_session,
 )
-from tests.protocol.inprocess import CHARGER, Session, frame, logged_in, status
+from tests.protocol.inprocess import (
+    CHARGER,
+    RECORD,
+    Session,
+    frame,
+    logged_in,
+    status,
+)
 
 LIMITS = Limits(max_current=32, max_power=7040)
 
@@ -92,29 +97,6 @@ def test_session_values() -> None:
     screened, rejected = screen_session(unprintable, None, LIMITS)
     assert rejected == ("charge_id",)
     assert screened.charge_id == ""
-
-
-RECORD = ChargeRecord(
-    line_id=1,
-    started_by="app",
-    stopped_by="app",
-    charge_id="2026120207001234",
-    has_reservation=0,
-    start_type=StartType.APP,
-    charge_type=1,
-    max_duration=None,
-    max_energy=None,
-    param3=0,
-    stop_reason=StopReason.STOPPED_BY_APP,
-    has_stop_charge=1,
-    reservation_time=0,
-    start_time=1000,
-    stop_time=4600,
-    charged_time=3600,
-    start_energy=100.0,
-    stop_energy=107.4,
-    session_energy=7.4,
-)
 
 
 def test_record_values() -> None:
