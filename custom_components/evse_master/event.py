@@ -138,6 +138,8 @@ class EvseMasterSessionEvent(EvseMasterEntity, EventEntity):
         self._stopped: dict[str, ChargingStatus] = {}
         """Last status of each session that stopped and waits for its record."""
         self._fallbacks: dict[str, CALLBACK_TYPE] = {}
+        self._last_record: ChargeRecord | None = None
+        """The record last handed back as reported (once per record received)."""
 
     async def async_added_to_hass(self) -> None:
         """Restore the reported ids, then look at what the charger says now."""
@@ -194,12 +196,15 @@ class EvseMasterSessionEvent(EvseMasterEntity, EventEntity):
                 # Reported as started (maybe before a restart), over now.
                 self._schedule_fallback(key, session)
         record = state.last_record
+        if record is self._last_record:
+            return  # other fields changed; the charger re-acknowledges replays
+        self._last_record = record
         if record is not None and (key := _key(record.charge_id, record.start_time)):
             if not _seen(self._finished, key):
                 if not _seen(self._started, key):
                     self._fire_started(key, self._record_start(record))
                 self._fire_finished(key, self._record_details(record))
-            # Also a replay of one reported before: its acknowledgement was lost.
+            # Also one reported before a restart: the new client never acknowledged it.
             self.coordinator.charger.record_reported(record)
 
     def _fire_started(self, key: str, details: dict[str, Any]) -> None:

@@ -403,7 +403,9 @@ async def test_session_started_and_finished_once(
     assert finished["duration"] == 0  # minutes
     assert finished["stop_reason"] == "stopped_by_app"
     assert finished["start"] == started["start"]
-    assert moment(started["start"]) <= moment(finished["end"])
+    # The charger's clock counts whole seconds, and the login's clock sync
+    # may set it back by a fraction of one between the start and the stop.
+    assert moment(started["start"]) <= moment(finished["end"]) + timedelta(seconds=1)
     assert moment(finished["end"]) <= dt_util.utcnow()
     assert finished["max_duration"] is None
     assert finished["max_energy"] is None
@@ -824,8 +826,14 @@ async def test_session_while_away(
         replays = len(acks(simulator))
         await heading_answers(simulator)
         assert len(acks(simulator)) == replays
-        # The live record is acknowledged once reported, like the stored one.
-        assert set(acks(simulator)) == {charge_id, live}
+        assert set(acks(simulator)) == {charge_id}
+        # The live record is acknowledged once reported, with its own command.
+        live_acks = [
+            ChargeRecordAck.parse(datagram.payload).charge_id
+            for datagram in simulator.received
+            if datagram.command == Command.CURRENT_CHARGE_RECORD_ACK
+        ]
+        assert live_acks == [live]
         record = charger_of(loaded).state.last_record
         assert record is not None
         assert record.charge_id == live

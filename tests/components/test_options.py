@@ -191,6 +191,10 @@ async def test_ack_records_on(
     assert len(acks(simulator)) == count
     assert set(acks(simulator)) == {record.charge_id}
 
+    # A session that follows changes the snapshot, not the record: no new ack.
+    await charge_and_stop(hass, loaded, simulator)
+    assert len([a for a in acks(simulator) if a == record.charge_id]) == count
+
 
 @pytest.mark.parametrize("saved", [True, False], ids=["saved_off", "never_set"])
 async def test_ack_records_off(
