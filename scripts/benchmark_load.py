@@ -44,6 +44,7 @@ import argparse
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 import contextlib
+import cProfile
 from dataclasses import astuple, dataclass
 import logging
 import os
@@ -87,6 +88,9 @@ from tests.helpers import free_udp_port
 
 SETUP_WAIT: Final = 60.0
 """Seconds all entries get to log in and read everything."""
+SETTLE: Final = 12.0
+"""Seconds between the setup and the first cell: the registries store their
+changes 10 s after the last one, which is no steady load."""
 
 
 # --- shared with the other benchmarks -------------------------------------------
@@ -306,14 +310,25 @@ HEADER: Final = (
 
 
 async def measure(
-    fleet: Fleet, writes: WriteCounter, seconds: float
+    fleet: Fleet,
+    writes: WriteCounter,
+    seconds: float,
+    profiler: cProfile.Profile | None = None,
 ) -> tuple[float, float, int, int, int]:
-    """CPU and wall seconds, pushes, changed and reported states in ``seconds``."""
+    """CPU and wall seconds, pushes, changed and reported states in ``seconds``.
+
+    With a ``profiler``, the event loop thread is profiled over the window
+    (the CPU numbers then include the profiler's own cost).
+    """
     sent_before = await fleet.sent()
     changed_before, reported_before = writes.changed, writes.reported
     cpu_before = time.process_time()
     wall_before = time.perf_counter()
+    if profiler is not None:
+        profiler.enable()
     await asyncio.sleep(seconds)
+    if profiler is not None:
+        profiler.disable()
     cpu = time.process_time() - cpu_before
     wall = time.perf_counter() - wall_before
     sent = await fleet.sent() - sent_before
@@ -338,10 +353,16 @@ async def run_group(
                 if ready != chargers:
                     print(f"  only {ready} of {chargers} chargers were read in time")
                 writes = WriteCounter(hass, integration_entities(hass))
+                await asyncio.sleep(SETTLE)
 
                 async def cell(interval: float | None, mode: Mode | None) -> None:
                     await asyncio.sleep(options.warmup)
-                    measured = await measure(fleet, writes, options.measure)
+                    profiler = None if options.profile is None else cProfile.Profile()
+                    measured = await measure(fleet, writes, options.measure, profiler)
+                    if profiler is not None:
+                        name = f"{chargers}-{'on' if recorder else 'off'}-"
+                        name += f"{interval or 0:g}-{mode or 'idle'}.prof"
+                        profiler.dump_stats(options.profile / name)
                     print(
                         Cell(
                             chargers,
@@ -450,6 +471,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds")
     parser.add_argument("--measure", type=float, default=12.0, help="seconds")
     parser.add_argument(
+        "--profile",
+        type=Path,
+        help="folder for one cProfile file per cell (pstats; snakeviz reads them)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="smoke run: 1 s warm-up, 3 s per cell",
@@ -463,6 +489,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     quiet_logs()
     if options.quick:
         options.warmup, options.measure = 1.0, 3.0
+    if options.profile is not None:
+        options.profile.mkdir(parents=True, exist_ok=True)
     asyncio.run(run(options))
 
 

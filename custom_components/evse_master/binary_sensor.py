@@ -15,14 +15,12 @@ from homeassistant.components.binary_sensor import (  # type: ignore[attr-define
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import CHARGING, FAULTS, PLUGGED_IN, reads
 from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .protocol.charger import ChargerState
 
 PARALLEL_UPDATES = 0
-
-
-_STATUS = frozenset({"status"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -32,7 +30,6 @@ class EvseMasterBinarySensorDescription(
     """A binary sensor and how to read it from the charger state."""
 
     is_on_fn: Callable[[ChargerState], bool | None]
-    reads: frozenset[str] | None = _STATUS
 
 
 BINARY_SENSORS: tuple[EvseMasterBinarySensorDescription, ...] = (
@@ -40,23 +37,27 @@ BINARY_SENSORS: tuple[EvseMasterBinarySensorDescription, ...] = (
         key="plugged_in",
         translation_key="plugged_in",
         device_class=BinarySensorDeviceClass.PLUG,
+        reads=PLUGGED_IN,
         is_on_fn=lambda state: state.plugged_in,
     ),
     EvseMasterBinarySensorDescription(
         key="charging",
         translation_key="charging",
         device_class=BinarySensorDeviceClass.BATTERY_CHARGING,
+        reads=CHARGING,
         is_on_fn=lambda state: state.charging,
     ),
     EvseMasterBinarySensorDescription(
         key="problem",
         device_class=BinarySensorDeviceClass.PROBLEM,
+        reads=FAULTS,
         is_on_fn=lambda state: bool(state.faults) if state.status else None,
     ),
     EvseMasterBinarySensorDescription(
         key="emergency_stop",
         translation_key="emergency_stop",
         device_class=BinarySensorDeviceClass.SAFETY,
+        reads=reads("status.emergency_button"),
         is_on_fn=lambda state: state.status.emergency_stop if state.status else None,
     ),
 )

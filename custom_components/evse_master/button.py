@@ -9,6 +9,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import reads
 from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 
@@ -24,7 +25,7 @@ CONNECT_NOW = EvseMasterButtonDescription(
     key="connect_now",
     translation_key="connect_now",
     entity_category=EntityCategory.DIAGNOSTIC,
-    reads=frozenset({"address"}),
+    reads=reads("address"),
 )
 
 

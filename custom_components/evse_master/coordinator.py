@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import CONF_HOST, Platform
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
@@ -17,15 +18,14 @@ from homeassistant.helpers import (
 from homeassistant.helpers.event import async_track_time_interval
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
+from .changes import ALL_FIELDS, FAULTS, changed_parts
 from .const import CONF_PORT, DOMAIN, LOGGER, SETTINGS_REFRESH_INTERVAL
-from .entity import ALL_FIELDS, device_info
+from .entity import device_info
 from .faults import async_clear_faults, async_report_faults
 from .protocol.charger import Charger, ChargerState
 
 if TYPE_CHECKING:
     from .current import CurrentWatch
-
-_STATE_FIELDS: Final = tuple(field.name for field in fields(ChargerState))
 
 
 @dataclass(kw_only=True, slots=True)
@@ -39,6 +39,9 @@ class EvseMasterRuntimeData:
 
 type EvseMasterConfigEntry = ConfigEntry[EvseMasterRuntimeData]
 
+_KNOWN_CHANGES: Final = 64
+"""Combinations of changed parts whose listeners are remembered."""
+
 
 class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
     """Publishes the charger's pushed snapshots to its entities.
@@ -48,6 +51,10 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
     coordinator timer would only be re-armed on every push. Entities are
     available while the session is up; a charger that goes away is logged
     once as a warning, its return once as info.
+
+    A listener's context, when it is a set of snapshot parts (what an entity
+    ``reads``), limits the pushed updates it gets to those that change one of
+    them; availability changes and refreshes reach every listener.
     """
 
     config_entry: EvseMasterConfigEntry
@@ -73,7 +80,48 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
         self.data = charger.state
         self.last_update_success = charger.state.logged_in
         self.changed: frozenset[str] = ALL_FIELDS
-        """Snapshot fields that differ in the update being dispatched."""
+        """Snapshot parts that differ in the update being dispatched."""
+        self._reads: dict[object, tuple[CALLBACK_TYPE, frozenset[str] | None]] = {}
+        self._targets: dict[frozenset[str], tuple[CALLBACK_TYPE, ...]] = {}
+        """Listeners by what changed: pushes change the same parts again and again."""
+
+    @callback
+    def async_add_listener(
+        self, update_callback: CALLBACK_TYPE, context: Any = None
+    ) -> Callable[[], None]:
+        """Listen for updates; a ``frozenset`` context is the parts read."""
+        remove = super().async_add_listener(update_callback, context)
+        key = object()
+        reads = context if isinstance(context, frozenset) else None
+        self._reads[key] = (update_callback, reads)
+        self._targets.clear()
+
+        @callback
+        def remove_listener() -> None:
+            del self._reads[key]
+            self._targets.clear()
+            remove()
+
+        return remove_listener
+
+    @callback
+    def async_update_listeners(self) -> None:
+        """Update the listeners that read what changed (all of them on a refresh)."""
+        changed = self.changed
+        if changed is ALL_FIELDS:
+            super().async_update_listeners()
+            return
+        targets = self._targets.get(changed)
+        if targets is None:
+            if len(self._targets) >= _KNOWN_CHANGES:
+                self._targets.clear()
+            targets = self._targets[changed] = tuple(
+                update_callback
+                for update_callback, reads in self._reads.values()
+                if reads is None or not reads.isdisjoint(changed)
+            )
+        for update_callback in targets:
+            update_callback()
 
     @callback
     def async_start(self) -> None:
@@ -122,6 +170,7 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
     @callback
     def _on_charger_state(self, state: ChargerState) -> None:
         previous = self.data
+        changed = changed_parts(previous, state)
         if state.logged_in and (
             state.address != previous.address or not previous.logged_in
         ):
@@ -130,7 +179,7 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
             self._update_device(state)
         if state.impostor != previous.impostor:
             self._report_impostor(state)
-        if state.status is not previous.status:
+        if not FAULTS.isdisjoint(changed):
             async_report_faults(self.hass, self.config_entry.title, state, previous)
         available = state.logged_in
         if available != self.last_update_success:
@@ -148,11 +197,7 @@ class EvseMasterCoordinator(DataUpdateCoordinator[ChargerState]):
                 self.last_exception = self._lost_error(state)
             self.last_update_success = available
         else:
-            self.changed = frozenset(
-                name
-                for name in _STATE_FIELDS
-                if getattr(state, name) is not getattr(previous, name)
-            )
+            self.changed = changed
         self.data = state
         self.async_update_listeners()
         self.changed = ALL_FIELDS

@@ -13,9 +13,6 @@ from homeassistant.helpers.update_coordinator import CoordinatorEntity
 from .const import DOMAIN
 from .protocol.charger import ChargerState
 
-ALL_FIELDS: frozenset[str] = frozenset(("*",))
-"""What :attr:`EvseMasterCoordinator.changed` is when anything may differ."""
-
 if TYPE_CHECKING:
     from .coordinator import EvseMasterCoordinator
 
@@ -42,17 +39,17 @@ class EvseMasterEntityDescription(EntityDescription):
     """What every entity of a charger declares besides Home Assistant's fields."""
 
     reads: frozenset[str] | None = None
-    """Snapshot fields the entity shows; ``None`` = look at every change."""
+    """Parts of the snapshot the entity shows (:func:`changes.reads`);
+    ``None`` = every update."""
 
 
 class EvseMasterEntity(CoordinatorEntity["EvseMasterCoordinator"]):
     """An entity of one charger, named through its translation key.
 
-    It writes its state only when what it shows changed: the coordinator tells
-    which snapshot fields changed, entities that read none of them skip the
-    update, and the others compare what they would show with what they wrote
-    last. Availability changes reach every entity (all fields count as
-    changed then).
+    It writes its state only when what it shows changed: the coordinator hands
+    an update only to the entities whose ``reads`` it changed, and those
+    compare what they would show with what they wrote last. Availability
+    changes reach every entity.
     """
 
     _attr_has_entity_name = True
@@ -64,7 +61,8 @@ class EvseMasterEntity(CoordinatorEntity["EvseMasterCoordinator"]):
         description: EvseMasterEntityDescription,
     ) -> None:
         """Bind to the charger's coordinator and device."""
-        super().__init__(coordinator)
+        # The context is what the coordinator dispatches on.
+        super().__init__(coordinator, description.reads)
         self.entity_description = description
         self._attr_unique_id = f"{coordinator.charger.serial}_{description.key}"
         self._attr_device_info = device_info(coordinator.data)
@@ -72,18 +70,10 @@ class EvseMasterEntity(CoordinatorEntity["EvseMasterCoordinator"]):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if not self._affected():
-            return
         shown = self._what_is_shown()
         if shown != self._shown:
             self._shown = shown
             self.async_write_ha_state()
-
-    def _affected(self) -> bool:
-        """Whether the update being dispatched touches what this entity reads."""
-        reads = self.entity_description.reads
-        changed = self.coordinator.changed
-        return reads is None or changed is ALL_FIELDS or not reads.isdisjoint(changed)
 
     def _what_is_shown(self) -> tuple[Any, ...]:
         """Everything a state write would publish."""

@@ -26,6 +26,7 @@ from homeassistant.helpers.event import async_call_later
 from homeassistant.util import dt as dt_util
 
 from . import const
+from .changes import reads
 from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .protocol.charger import ChargerState
@@ -50,7 +51,7 @@ SESSION = EvseMasterEventDescription(
     key="session",
     translation_key="session",
     event_types=[SESSION_STARTED, SESSION_FINISHED],
-    reads=frozenset({"session", "last_record"}),
+    reads=reads("session", "last_record"),
 )
 
 
@@ -151,7 +152,7 @@ class EvseMasterSessionEvent(EvseMasterEntity, EventEntity):
         await super().async_added_to_hass()
         # Not now: until the entity is added, its state writes (the events)
         # are dropped, and records replayed at the login are waiting already.
-        handle = self.hass.loop.call_soon(self._follow_current)
+        handle = self.hass.loop.call_soon(self._handle_coordinator_update)
         self.async_on_remove(handle.cancel)
 
     async def async_will_remove_from_hass(self) -> None:
@@ -177,11 +178,6 @@ class EvseMasterSessionEvent(EvseMasterEntity, EventEntity):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if self._affected():
-            self._follow(self.coordinator.data)
-
-    @callback
-    def _follow_current(self) -> None:
         self._follow(self.coordinator.data)
 
     @callback

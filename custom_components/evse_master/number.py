@@ -15,6 +15,7 @@ from homeassistant.const import PERCENTAGE, EntityCategory, UnitOfElectricCurren
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import reads
 from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
@@ -46,7 +47,7 @@ NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
         # A slider shows the charger's range and cannot leave it.
         mode=NumberMode.SLIDER,
         entity_category=EntityCategory.CONFIG,
-        reads=frozenset({"settings", "info"}),
+        reads=reads("settings.max_current", "info"),
         value_fn=lambda state: state.settings.max_current,
         set_fn=lambda charger, value: charger.set_max_current(value),
         max_fn=lambda state: state.max_current,
@@ -60,7 +61,7 @@ NUMBERS: tuple[EvseMasterNumberDescription, ...] = (
         native_step=1,
         entity_category=EntityCategory.CONFIG,
         entity_registry_enabled_default=False,
-        reads=frozenset({"settings"}),
+        reads=reads("settings.lcd_brightness"),
         value_fn=lambda state: state.settings.lcd_brightness,
         set_fn=lambda charger, value: charger.set_lcd_brightness(value),
     ),

@@ -11,6 +11,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import reads
 from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
@@ -18,8 +19,6 @@ from .protocol.charger import Charger, ChargerSettings
 from .protocol.enums import Language, StartMode, TemperatureUnit, TolerantIntEnum
 
 PARALLEL_UPDATES = 1
-
-_SETTINGS = frozenset({"settings"})
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -33,7 +32,6 @@ class EvseMasterSelectDescription[EnumT: IntEnum](
     set_fn: Callable[[Charger, EnumT], Awaitable[None]]
     settable: tuple[EnumT, ...] | None = None
     """Options a user may pick; default: every known member."""
-    reads: frozenset[str] | None = _SETTINGS
 
 
 def _option(member: IntEnum) -> str:
@@ -51,6 +49,7 @@ SELECTS: tuple[EvseMasterSelectDescription[IntEnum], ...] = (
         translation_key="language",
         entity_category=EntityCategory.CONFIG,
         enum=Language,
+        reads=reads("settings.language"),
         value_fn=lambda settings: settings.language,
         set_fn=lambda charger, value: charger.set_language(Language(value)),
     ),
@@ -59,6 +58,7 @@ SELECTS: tuple[EvseMasterSelectDescription[IntEnum], ...] = (
         translation_key="temperature_unit",
         entity_category=EntityCategory.CONFIG,
         enum=TemperatureUnit,
+        reads=reads("settings.temperature_unit"),
         value_fn=lambda settings: settings.temperature_unit,
         set_fn=lambda charger, value: charger.set_temperature_unit(
             TemperatureUnit(value)
@@ -69,6 +69,7 @@ SELECTS: tuple[EvseMasterSelectDescription[IntEnum], ...] = (
         translation_key="start_mode",
         entity_category=EntityCategory.CONFIG,
         enum=StartMode,
+        reads=reads("settings.start_mode"),
         value_fn=lambda settings: settings.start_mode,
         set_fn=lambda charger, value: charger.set_start_mode(StartMode(value)),
         settable=(StartMode.OFFLINE_ALLOWED, StartMode.APP_REQUIRED),

@@ -28,9 +28,20 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.restore_state import RestoreEntity
 
+from .changes import (
+    ALL_FIELDS,
+    CHARGING,
+    CURRENT_STATE,
+    FAULTS,
+    PHASES,
+    PLUGGED_IN,
+    POWER,
+    SESSION_ACTIVE,
+    reads,
+)
 from .coordinator import EvseMasterConfigEntry, EvseMasterCoordinator
 from .current import CurrentBehaviour, CurrentWatch
-from .entity import ALL_FIELDS, EvseMasterEntity, EvseMasterEntityDescription
+from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .protocol.charger import ChargerState, Connection
 from .protocol.energy import CounterGuard
 from .protocol.enums import CurrentState, Fault, GunState, OutputState
@@ -66,10 +77,6 @@ NO_FAULT = "none"
 UNNAMED_FAULT = "other"
 FAULT_OPTIONS = [NO_FAULT, *(fault.name.lower() for fault in Fault), UNNAMED_FAULT]
 
-_STATUS = frozenset({"status"})
-_SESSION = frozenset({"session"})
-_PHASES = frozenset({"status", "info"})
-_SCHEDULE = frozenset({"status", "session"})
 
 CONNECTIONS = [connection.value for connection in Connection]
 CURRENT_BEHAVIOURS = [
@@ -201,7 +208,7 @@ def _phase_sensors() -> tuple[EvseMasterSensorDescription, ...]:
                 suggested_display_precision=0,
                 entity_category=EntityCategory.DIAGNOSTIC,
                 entity_registry_enabled_default=False,
-                reads=_PHASES,
+                reads=PHASES,
                 value_fn=_voltage(index),
                 phase=index + 1,
             )
@@ -216,7 +223,7 @@ def _phase_sensors() -> tuple[EvseMasterSensorDescription, ...]:
                 suggested_display_precision=1,
                 entity_category=EntityCategory.DIAGNOSTIC,
                 entity_registry_enabled_default=False,
-                reads=_PHASES,
+                reads=PHASES,
                 value_fn=_current(index),
                 phase=index + 1,
             )
@@ -230,7 +237,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="charger_state",
         device_class=SensorDeviceClass.ENUM,
         options=CHARGER_STATES,
-        reads=_STATUS,
+        reads=FAULTS | CURRENT_STATE | CHARGING | PLUGGED_IN,
         value_fn=charger_state_key,
     ),
     EvseMasterSensorDescription(
@@ -239,7 +246,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfPower.WATT,
         state_class=SensorStateClass.MEASUREMENT,
         suggested_display_precision=0,
-        reads=_STATUS,
+        reads=POWER,
         value_fn=lambda state: state.power,
     ),
     EvseMasterEnergyDescription(
@@ -249,7 +256,8 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         state_class=SensorStateClass.TOTAL_INCREASING,
         suggested_display_precision=2,
-        reads=_STATUS,
+        # Every reading counts for the guard (confirmations of a jump).
+        reads=reads("status", "link_epoch", "info"),
         value_fn=lambda state: state.status.total_energy if state.status else None,
         lifetime=True,
     ),
@@ -261,7 +269,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         # No state class: no statistics, so the Energy dashboard offers only
         # the lifetime counter (both would count the same kWh twice).
         suggested_display_precision=2,
-        reads=_SESSION,
+        reads=reads("session", "info"),
         value_fn=lambda state: state.session.session_energy if state.session else None,
         lifetime=False,
     ),
@@ -271,14 +279,14 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MINUTES,
         suggested_display_precision=0,
-        reads=_SESSION,
+        reads=reads("session.duration"),
         value_fn=_session_minutes,
     ),
     EvseMasterSensorDescription(
         key="session_start",
         translation_key="session_start",
         device_class=SensorDeviceClass.TIMESTAMP,
-        reads=_SESSION,
+        reads=reads("session.start_time"),
         value_fn=lambda state: state.session.start_time if state.session else None,
     ),
     EvseMasterSensorDescription(
@@ -289,7 +297,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         suggested_display_precision=0,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        reads=_SESSION,
+        reads=reads("session.max_current"),
         value_fn=lambda state: state.session.max_current if state.session else None,
     ),
     *_phase_sensors(),
@@ -302,7 +310,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        reads=_STATUS,
+        reads=reads("status.inner_temperature"),
         value_fn=lambda state: state.status.inner_temperature if state.status else None,
     ),
     EvseMasterSensorDescription(
@@ -314,14 +322,14 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         suggested_display_precision=1,
         entity_category=EntityCategory.DIAGNOSTIC,
         entity_registry_enabled_default=False,
-        reads=_STATUS,
+        reads=reads("status.outer_temperature"),
         value_fn=lambda state: state.status.outer_temperature if state.status else None,
     ),
     EvseMasterSensorDescription(
         key="scheduled_start",
         translation_key="scheduled_start",
         device_class=SensorDeviceClass.TIMESTAMP,
-        reads=_SCHEDULE,
+        reads=SESSION_ACTIVE | reads("session.reservation_time"),
         value_fn=_scheduled_start,
     ),
     EvseMasterSensorDescription(
@@ -330,7 +338,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         device_class=SensorDeviceClass.DURATION,
         native_unit_of_measurement=UnitOfTime.MINUTES,
         suggested_display_precision=0,
-        reads=_SCHEDULE,
+        reads=SESSION_ACTIVE | reads("session.max_duration"),
         value_fn=_time_limit,
     ),
     EvseMasterSensorDescription(
@@ -339,7 +347,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         device_class=SensorDeviceClass.ENERGY,
         native_unit_of_measurement=UnitOfEnergy.KILO_WATT_HOUR,
         suggested_display_precision=2,
-        reads=_SCHEDULE,
+        reads=SESSION_ACTIVE | reads("session.max_energy"),
         value_fn=_energy_limit,
     ),
     EvseMasterSensorDescription(
@@ -347,7 +355,7 @@ SENSORS: tuple[EvseMasterSensorDescription, ...] = (
         translation_key="fault",
         device_class=SensorDeviceClass.ENUM,
         options=FAULT_OPTIONS,
-        reads=_STATUS,
+        reads=FAULTS,
         value_fn=_first_fault,
         attributes_fn=_fault_attributes,
     ),
@@ -365,9 +373,6 @@ async def async_setup_entry(
 
     @callback
     def add_new_phases() -> None:
-        changed = coordinator.changed
-        if added and changed is not ALL_FIELDS and _PHASES.isdisjoint(changed):
-            return
         phases = coordinator.data.phases
         new = [
             description
@@ -379,7 +384,7 @@ async def async_setup_entry(
             async_add_entities(_entity(coordinator, description) for description in new)
 
     add_new_phases()
-    entry.async_on_unload(coordinator.async_add_listener(add_new_phases, _PHASES))
+    entry.async_on_unload(coordinator.async_add_listener(add_new_phases, PHASES))
     async_add_entities(
         [
             EvseMasterConnectionSensor(coordinator, CONNECTION),
@@ -396,7 +401,7 @@ CONNECTION = EvseMasterSensorDescription(
     device_class=SensorDeviceClass.ENUM,
     options=CONNECTIONS,
     entity_category=EntityCategory.DIAGNOSTIC,
-    reads=frozenset({"connection"}),
+    reads=reads("connection"),
     value_fn=lambda state: state.connection.value,
 )
 CURRENT_BEHAVIOUR = EvseMasterSensorDescription(
@@ -405,7 +410,7 @@ CURRENT_BEHAVIOUR = EvseMasterSensorDescription(
     device_class=SensorDeviceClass.ENUM,
     options=CURRENT_BEHAVIOURS,
     entity_category=EntityCategory.DIAGNOSTIC,
-    reads=frozenset(),
+    reads=reads(),
     value_fn=lambda state: None,
 )
 
@@ -487,9 +492,12 @@ class EvseMasterEnergySensor(EvseMasterSensor, RestoreSensor):
 
     @callback
     def _handle_coordinator_update(self) -> None:
-        if self._affected():
-            self._feed()
-        super()._handle_coordinator_update()
+        # It reads every status (the guard counts readings); what it shows is
+        # the guard's value, which most readings leave as it is.
+        published = self._guard.published
+        self._feed()
+        if self._guard.published != published or self.coordinator.changed is ALL_FIELDS:
+            super()._handle_coordinator_update()
 
     def _feed(self) -> None:
         state = self.coordinator.data

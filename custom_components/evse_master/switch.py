@@ -9,6 +9,7 @@ from homeassistant.components.switch import SwitchEntity, SwitchEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import SESSION_ACTIVE
 from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
@@ -22,7 +23,7 @@ class EvseMasterSwitchDescription(SwitchEntityDescription, EvseMasterEntityDescr
 
 
 CHARGING_SWITCH = EvseMasterSwitchDescription(
-    key="charging", translation_key="charging", reads=frozenset({"status"})
+    key="charging", translation_key="charging", reads=SESSION_ACTIVE
 )
 
 

@@ -9,6 +9,7 @@ from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .changes import reads
 from .coordinator import EvseMasterConfigEntry
 from .entity import EvseMasterEntity, EvseMasterEntityDescription
 from .helpers import translated_errors
@@ -32,7 +33,7 @@ NICKNAME = EvseMasterTextDescription(
     native_max=protocol_const.NICKNAME_MAX_LENGTH,
     # Printable ASCII, no space at either end (the charger pads with spaces).
     pattern=r"^([!-~]([ -~]*[!-~])?)?$",
-    reads=frozenset({"settings"}),
+    reads=reads("settings.nickname"),
 )
 
 

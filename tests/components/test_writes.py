@@ -1,9 +1,9 @@
 """State writes: a charger change writes exactly the entities that show it.
 
-The design (``entity.py``): the coordinator tells which snapshot fields
-changed, entities whose ``reads`` miss them skip the update, the others write
-only when what they would show differs from what they wrote last, and an
-availability change counts as a change of every field.
+The design (``changes.py``, ``coordinator.py``, ``entity.py``): the
+coordinator hands an update only to the entities whose ``reads`` it changed
+(status fields one by one), those write only when what they would show differs
+from what they wrote last, and an availability change reaches every entity.
 
 Every entity of the charger is enabled. For each field the simulator can
 change alone, the test collects the state writes (``state_changed`` and

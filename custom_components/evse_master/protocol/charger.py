@@ -97,6 +97,7 @@ from .state import (
     ChargerState,
     ChargerTimings,
     Connection,
+    renewed,
 )
 
 __all__ = [
@@ -765,7 +766,9 @@ class Charger:
 
     def _take_status(self, status: Status, changes: dict[str, Any]) -> None:
         previous = self._state.status
-        if status is previous:
+        # An equal copy is the polled twin of a push (or the reverse): its
+        # parse is cached apart, but it is the same news.
+        if status is previous or status == previous:
             return
         screened, rejected = self._status_screen.screen(status, previous)
         if rejected:
@@ -774,7 +777,7 @@ class Charger:
 
     def _take_session(self, session: ChargingStatus, changes: dict[str, Any]) -> None:
         previous = self._state.session
-        if session is previous:
+        if session is previous or session == previous:
             return
         screened, rejected = plausibility.screen_session(
             session, previous, self._state.limits
@@ -895,7 +898,7 @@ class Charger:
             for name, value in changes.items()
         ):
             return
-        new = replace(state, **changes)
+        new = renewed(state, changes)
         self._state = new
         if "logged_in" in changes:
             self._session_view = replace(self._session_view, logged_in=new.logged_in)

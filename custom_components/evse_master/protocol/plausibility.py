@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from operator import attrgetter
 from typing import Any, Final
 
 from . import const
@@ -94,10 +95,13 @@ type _Read = Callable[[Status], float | None]
 
 def _status_checks(limits: Limits) -> tuple[tuple[str, _Read, Bounds], ...]:
     checks: list[tuple[str, _Read, Bounds]] = [
-        ("power", lambda s: s.power, limits.power),
-        ("total_energy", lambda s: s.total_energy, ENERGY_COUNTER),
-        ("inner_temperature", lambda s: s.inner_temperature, TEMPERATURE),
-        ("outer_temperature", lambda s: s.outer_temperature, TEMPERATURE),
+        (name, attrgetter(name), bounds)
+        for name, bounds in (
+            ("power", limits.power),
+            ("total_energy", ENERGY_COUNTER),
+            ("inner_temperature", TEMPERATURE),
+            ("outer_temperature", TEMPERATURE),
+        )
     ]
     for phase in ("l1", "l2", "l3"):
         for part, bounds in (("voltage", VOLTAGE), ("current", limits.current)):
@@ -125,10 +129,13 @@ class StatusScreen:
         self, status: Status, previous: Status | None
     ) -> tuple[Status, tuple[str, ...]]:
         """``status`` with implausible values replaced; the names of those."""
+        # Runs for every new status: within() inlined.
         rejected = tuple(
-            name
-            for name, read, bounds in self._checks
-            if not within(read(status), bounds)
+            [
+                name
+                for name, read, (low, high) in self._checks
+                if (value := read(status)) is not None and not low <= value <= high
+            ]
         )
         if not rejected:
             return status, ()

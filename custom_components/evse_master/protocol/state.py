@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any, Final
 
 from . import const
 from .enums import (
@@ -204,6 +206,20 @@ class ChargerState:
         if self.status is None or index >= self.phases:
             return None
         return (self.status.l1, self.status.l2, self.status.l3)[index]
+
+
+_STATE_FIELDS: Final = {
+    field.name: index for index, field in enumerate(fields(ChargerState))
+}
+_STATE_VALUES: Final = attrgetter(*_STATE_FIELDS)
+
+
+def renewed(state: ChargerState, changes: dict[str, Any]) -> ChargerState:
+    """``dataclasses.replace`` without its per-field checks (every push renews one)."""
+    values = list(_STATE_VALUES(state))
+    for name, value in changes.items():
+        values[_STATE_FIELDS[name]] = value
+    return ChargerState(*values)
 
 
 @dataclass(slots=True)
