@@ -17,7 +17,10 @@ For every cell of the matrix
 it prints, after a warm-up, over the measuring window:
 
 * CPU seconds of this process (every thread: event loop, recorder,
-  executor) per wall second, as % of one core, and per push in ms;
+  executor) per wall second, as % of one core, the kernel's share of it
+  (system calls: receiving, sending over loopback, waiting; shown from
+  0.25 s of CPU in a cell, as the kernel samples the split at clock ticks)
+  and per push in ms;
 * state writes of the integration's entities: ``state_changed`` events (a
   shown value changed) and ``state_reported`` events (a write that repeated
   what was shown: there should be none), and both per status push the
@@ -49,6 +52,7 @@ from dataclasses import astuple, dataclass
 import logging
 import os
 from pathlib import Path
+import resource
 import sqlite3
 import sys
 import tempfile
@@ -252,6 +256,10 @@ def integration_entities(hass: HomeAssistant) -> set[str]:
     }
 
 
+_SAMPLED_ENOUGH: Final = 0.25
+"""CPU seconds below which the user/system split is not shown."""
+
+
 @dataclass(frozen=True, slots=True)
 class Cell:
     """One measurement."""
@@ -262,6 +270,8 @@ class Cell:
     """Seconds between two pushes of a charger; ``None``: no pushes."""
     mode: Mode | None
     cpu_seconds: float
+    kernel_seconds: float
+    """The part of ``cpu_seconds`` spent in the kernel (system time)."""
     wall_seconds: float
     pushes: int
     changed: int
@@ -274,6 +284,15 @@ class Cell:
     def cpu_percent(self) -> float:
         """CPU time per wall time, % of one core."""
         return 100.0 * self.cpu_seconds / self.wall_seconds
+
+    @property
+    def kernel_share(self) -> str:
+        """The kernel's share of the CPU time, where there is enough to tell."""
+        # The kernel splits a process's time into user and system time by
+        # sampling at clock ticks: a few samples say nothing.
+        if self.cpu_seconds < _SAMPLED_ENOUGH:
+            return "-"
+        return f"{100.0 * self.kernel_seconds / self.cpu_seconds:.0f} %"
 
     def goal(self) -> str:
         """The goal this cell is measured against, and whether it was met."""
@@ -298,13 +317,14 @@ class Cell:
         return (
             f"{self.chargers:>4} {'on' if self.recorder else 'off':>8} "
             f"{interval:>6} {self.mode or 'idle':>6} {self.cpu_percent:>7.2f} % "
-            f"{per_push} {self.pushes:>7} {self.changed:>7} {self.reported:>5} "
+            f"{self.kernel_share:>8} {per_push} "
+            f"{self.pushes:>7} {self.changed:>7} {self.reported:>5} "
             f"{writes}   {self.load:<15} {self.goal()}"
         )
 
 
 HEADER: Final = (
-    "   N recorder   push   mode     CPU  ms/push  pushed changed  rep."
+    "   N recorder   push   mode     CPU  kernel  ms/push  pushed changed  rep."
     "  w/push   load avg        goal"
 )
 
@@ -314,8 +334,8 @@ async def measure(
     writes: WriteCounter,
     seconds: float,
     profiler: cProfile.Profile | None = None,
-) -> tuple[float, float, int, int, int]:
-    """CPU and wall seconds, pushes, changed and reported states in ``seconds``.
+) -> tuple[float, float, float, int, int, int]:
+    """CPU, kernel and wall seconds, pushes, changed and reported states.
 
     With a ``profiler``, the event loop thread is profiled over the window
     (the CPU numbers then include the profiler's own cost).
@@ -323,6 +343,7 @@ async def measure(
     sent_before = await fleet.sent()
     changed_before, reported_before = writes.changed, writes.reported
     cpu_before = time.process_time()
+    kernel_before = resource.getrusage(resource.RUSAGE_SELF).ru_stime
     wall_before = time.perf_counter()
     if profiler is not None:
         profiler.enable()
@@ -330,10 +351,11 @@ async def measure(
     if profiler is not None:
         profiler.disable()
     cpu = time.process_time() - cpu_before
+    kernel = resource.getrusage(resource.RUSAGE_SELF).ru_stime - kernel_before
     wall = time.perf_counter() - wall_before
     sent = await fleet.sent() - sent_before
     changed = writes.changed - changed_before
-    return cpu, wall, sent, changed, writes.reported - reported_before
+    return cpu, kernel, wall, sent, changed, writes.reported - reported_before
 
 
 async def run_group(
