@@ -26,6 +26,11 @@ it prints, after a warm-up, over the measuring window:
   what was shown: there should be none), and both per status push the
   chargers sent.
 
+First it prints the machine's floor: the CPU an asyncio process with no work
+spends receiving and answering as many datagrams per second as the busiest
+cell's pushes (50 chargers every 1 s: 50/s). Every push pays it before the
+integration runs; on a nested virtual machine it is most of a push's cost.
+
 Goals (printed next to the numbers, never asserted): 50 chargers, 5 s pushes,
 recorder on: < 2 % of one core; 50 chargers, 1 s pushes, recorder off:
 <= 2 %. A ``change`` push should write one state; ``noise`` and ``same``
@@ -57,7 +62,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from typing import Final
+from typing import Any, Final
 from unittest.mock import patch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -421,6 +426,69 @@ def recorded_states(database: Path) -> int:
     return int(rows)
 
 
+_PACED_SENDER: Final = """
+import socket, sys, time
+port, rate, seconds = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3])
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+start, sent = time.monotonic(), 0
+while time.monotonic() - start < seconds:
+    sock.sendto(bytes(60), ("127.0.0.1", port))
+    sent += 1
+    time.sleep(max(0.0, start + sent / rate - time.monotonic()))
+"""
+
+
+class _Answering(asyncio.DatagramProtocol):
+    """Answers every datagram with 20 bytes, as an acknowledgement would."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.DatagramTransport | None = None
+        self.received = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.DatagramTransport)
+        self.transport = transport
+
+    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
+        self.received += 1
+        assert self.transport is not None
+        self.transport.sendto(data[:20], addr)
+
+
+async def platform_floor(rate: float, seconds: float) -> str:
+    """What receiving and answering ``rate`` datagrams/s costs with no work at all.
+
+    This process's event loop (Home Assistant not started yet) answers
+    datagrams that another process sends evenly spread: the machine's price
+    of a wake-up, a ``recvfrom`` and a ``sendto``, which every cell pays per
+    push before the integration does anything.
+    """
+    loop = asyncio.get_running_loop()
+    transport, answering = await loop.create_datagram_endpoint(
+        _Answering, local_addr=("127.0.0.1", 0)
+    )
+    port = transport.get_extra_info("sockname")[1]
+    sender = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", _PACED_SENDER, str(port), str(rate), str(seconds + 2)
+    )
+    try:
+        await asyncio.sleep(1.0)
+        received, cpu = answering.received, time.process_time()
+        wall = time.perf_counter()
+        await asyncio.sleep(seconds)
+        cpu = time.process_time() - cpu
+        wall = time.perf_counter() - wall
+        received = answering.received - received
+    finally:
+        await sender.wait()
+        transport.close()
+    return (
+        f"platform floor: an asyncio process answering {rate:g} datagrams/s and "
+        f"doing nothing else: {100 * cpu / wall:.2f} % of one core, "
+        f"{1000 * cpu / max(received, 1):.3f} ms per datagram"
+    )
+
+
 async def run(options: argparse.Namespace) -> None:
     """The whole matrix, printed as it goes."""
     started = time.monotonic()
@@ -428,6 +496,8 @@ async def run(options: argparse.Namespace) -> None:
         f"warm-up {options.warmup:g} s, measuring {options.measure:g} s per cell; "
         f"{os.cpu_count()} CPUs; load average at start {load_average()}"
     )
+    rate = max(options.counts) / min(options.intervals)
+    print(await platform_floor(rate, options.measure), flush=True)
     print(HEADER, flush=True)
     for recorder in options.recorder:
         for chargers in options.counts:
