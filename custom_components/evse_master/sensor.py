@@ -506,12 +506,12 @@ class EvseMasterEnergySensor(EvseMasterSensor, RestoreSensor):
         if source is self._reading:
             return
         self._reading = source
+        epoch: int | str | None
         if self.entity_description.lifetime:
-            epoch: int | str | None = state.link_epoch
-            max_power = float(state.info.max_power) if state.info else None
+            epoch = state.link_epoch
         else:
             epoch = state.session.charge_id if state.session else None
-            max_power = float(state.info.max_power) if state.info else None
+        max_power = float(state.info.max_power) if state.info else None
         self._guard.feed(reading, time.time(), epoch, max_power)
 
     @property

@@ -32,17 +32,14 @@ from custom_components.evse_master.protocol.charger import (
     ChargerSettings,
     ChargerState,
 )
-from custom_components.evse_master.protocol.enums import (
-    CurrentState,
-    GunState,
-    OutputState,
-)
-from custom_components.evse_master.protocol.messages import PhaseReading, Status
+from custom_components.evse_master.protocol.frame import decode_datagram
+from custom_components.evse_master.protocol.messages import Status, parse_message
 from custom_components.evse_master.select import SELECTS
 from custom_components.evse_master.sensor import CONNECTION, SENSORS
 from custom_components.evse_master.switch import CHARGING_SWITCH
 from custom_components.evse_master.text import NICKNAME
 from tests.helpers import wait_for_charger
+from tests.protocol.test_frame import V1
 from tests.protocol.test_state import snapshots
 from tests.simulator import SimulatedCharger
 
@@ -130,25 +127,20 @@ def test_declared_reads_are_parts_of_the_snapshot() -> None:
         reads("status.power", "status.nope")
 
 
+def _captured_status() -> Status:
+    """The spec's captured status (V1), parsed anew on every call."""
+    status = parse_message(decode_datagram(V1))
+    assert isinstance(status, Status)
+    return status
+
+
 def test_changed_parts() -> None:
     """Top-level fields by identity, the detailed ones by value."""
-    status = Status(
-        line_id=1,
-        l1=PhaseReading(230.0, 0.0),
-        power=0,
-        total_energy=1234.5,
-        inner_temperature=25.0,
-        outer_temperature=24.0,
-        emergency_button=1,
-        gun_state=GunState.DISCONNECTED,
-        output_state=OutputState.IDLE,
-        reported_state=CurrentState.NOT_CONNECTED,
-        errors=0,
-    )
+    status = _captured_status()
     state = ChargerState(serial="9181102751219513", status=status)
     assert changed_parts(state, state) == frozenset()
     # A new parse of the same bytes: the record is new, no part of it is.
-    copy = replace(state, status=replace(status))
+    copy = replace(state, status=_captured_status())
     assert changed_parts(state, copy) == {"status"}
     warmer = replace(
         state,

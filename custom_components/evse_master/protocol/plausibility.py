@@ -129,13 +129,10 @@ class StatusScreen:
         self, status: Status, previous: Status | None
     ) -> tuple[Status, tuple[str, ...]]:
         """``status`` with implausible values replaced; the names of those."""
-        # Runs for every new status: within() inlined.
         rejected = tuple(
-            [
-                name
-                for name, read, (low, high) in self._checks
-                if (value := read(status)) is not None and not low <= value <= high
-            ]
+            name
+            for name, read, bounds in self._checks
+            if not within(read(status), bounds)
         )
         if not rejected:
             return status, ()
